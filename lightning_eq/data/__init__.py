@@ -1,0 +1,1 @@
+"""SocialEQ records, the unit scale and the evaluation protocols."""
