@@ -68,7 +68,7 @@ class TrainerConfig:
     accelerator: str = "auto"  # auto | cpu | gpu
     devices: str = "auto"
     seed: int = 0
-    num_threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    num_threads: int = 1  # torch CPU threads; these nets are tiny and more threads only contend (0 = torch's default)
 
 
 @dataclass

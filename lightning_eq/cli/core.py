@@ -1,0 +1,5 @@
+"""Core commands: evaluate, predict, run (the main job)."""
+
+from __future__ import annotations
+
+from lightning_eq.cli import app  # noqa: F401

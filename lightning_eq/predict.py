@@ -1,0 +1,51 @@
+"""Text -> EqCurve with a trained model: embed the text the way the model was trained, run the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lightning_eq.curves import EqCurve, unit_to_z
+from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.errors import LightningEqError
+from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, load_model
+
+
+class Predictor:
+    """A loaded model plus its embedders (whose pretrained weights load only on a cache miss)."""
+
+    def __init__(self, stored: StoredModel, cache_dir: str | Path | None = None):
+        from lightning_eq.embeddings import build_embedder
+
+        self.stored = stored
+        self.key = stored.key
+        self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
+
+    def predict_unit(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 40) curves on the unit scale."""
+        texts = clean_texts(texts)
+        features = {k: e.embed(texts) for k, e in self.embedders.items()}
+        return self.stored.model.predict(features, len(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[EqCurve]:
+        """One z-scale EqCurve per text, tagged with the text and the model key."""
+        if isinstance(texts, str):
+            texts = [texts]
+        curves_unit = self.predict_unit(texts)
+        return [EqCurve(unit_to_z(c), "z", model=self.key, text=t) for t, c in zip(texts, curves_unit)]
+
+
+def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
+                   cache_dir: str | Path | None = None) -> Predictor:
+    """The trained model ``model`` (default: the best by the last evaluation)."""
+    return Predictor(load_model(models_dir, model), cache_dir)
+
+
+def predict_curves(texts: Sequence[str], model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
+                   cache_dir: str | Path | None = None) -> list[EqCurve]:
+    """Convenience: load a predictor and predict z-scale curves for ``texts``."""
+    if not texts:
+        raise LightningEqError("Expected at least one description, such as 'warm' or 'bright and airy'.")
+    return load_predictor(model, models_dir, cache_dir).predict(list(texts))

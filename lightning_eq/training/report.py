@@ -1,0 +1,74 @@
+"""Summaries of an evaluation: mean and spread over folds or seeds, as JSON and a Markdown table."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = (  # (metric key, header, format)
+    ("train/mae_unit", "train MAE", "{:.4f}"),
+    ("test/mae_unit", "test MAE", "{:.4f}"),
+    ("test/mape_unit", "test MAPE %", "{:.1f}"),
+    ("test/word_mae_unit", "word MAE", "{:.4f}"),
+    ("test/r_record", "r record", "{:.2f}"),
+    ("test/r_word", "r word", "{:.2f}"),
+    ("test/r_word_pos", "words r>0", "{:.0%}"),
+)
+PROTOCOL_TITLES = {"words": "Word-disjoint 4-fold cross-validation (HQ/HR test words)", "random": "Random 80/20 split of records"}
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """One row per (protocol, model): mean and std of every metric over its splits."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in results:
+        groups[(r["protocol"], r["model"])].append(r)
+    rows = []
+    for (protocol, model), runs in groups.items():
+        metrics = [k for k in runs[0] if "/" in k]
+        row = {"protocol": protocol, "model": model, "n_splits": len(runs)}
+        for k in metrics:
+            values = np.array([r[k] for r in runs], dtype=float)
+            row[k] = float(values.mean())
+            row[f"{k}_std"] = float(values.std())
+        rows.append(row)
+    return rows
+
+
+def best_model(summary: list[dict], candidates: list[str], protocol: str = "words", metric: str = "test/mae_unit") -> str:
+    """The candidate with the lowest mean ``metric`` under ``protocol``."""
+    rows = [r for r in summary if r["protocol"] == protocol and r["model"] in candidates]
+    return min(rows, key=lambda r: r[metric])["model"]
+
+
+def markdown(summary: list[dict], descriptions: dict[str, str] | None = None) -> str:
+    """Tables per protocol, sorted by test MAE; cells are mean ± std over folds or seeds."""
+    out = []
+    for protocol, title in PROTOCOL_TITLES.items():
+        rows = sorted((r for r in summary if r["protocol"] == protocol), key=lambda r: r["test/mae_unit"])
+        if not rows:
+            continue
+        out += [f"### {title}", "", "| model | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+                "|---|" + "---:|" * len(COLUMNS)]
+        for r in rows:
+            cells = []
+            for key, _, fmt in COLUMNS:
+                cell = fmt.format(r[key])
+                if r["n_splits"] > 1 and not fmt.endswith("%}"):
+                    cell += " ± " + fmt.format(r[f"{key}_std"])
+                cells.append(cell)
+            name = r["model"] + (f" ({descriptions[r['model']]})" if descriptions else "")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_reports(out_dir: str | Path, results: list[dict], summary: list[dict], meta: dict, table: str) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "evaluation.json", out_dir / "evaluation.md"
+    json_path.write_text(json.dumps({"meta": meta, "summary": summary, "results": results}, indent=1) + "\n")
+    md_path.write_text(f"# lightning-eq evaluation\n\n{table}\n")
+    return json_path, md_path
