@@ -119,3 +119,13 @@ def evaluate(data: SocialEQ, hq_words: list[str], emb: Embeddings, cfg: Config, 
                 on_step(f"{split.protocol} {split.name} {key}: test MAE {metrics['test/mae_unit']:.4f}, "
                         f"word r {metrics['test/r_word']:.2f}")
     return result
+
+
+def fit_final(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], emb: Embeddings, val_fold: int = 1):
+    """Train ``key`` on every record; hyperparameters chosen on the HQ/HR words of one fold held out."""
+    keys = embedder_keys(key, cfg)
+    everything = np.arange(len(data))
+    val_idx = word_folds(data, hq_words)[val_fold].test
+    inner_idx = np.setdiff1d(everything, val_idx)
+    return fit_selected(key, cfg, take(data, emb, everything, keys), take(data, emb, inner_idx, keys),
+                        take(data, emb, val_idx, keys))
