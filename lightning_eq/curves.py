@@ -69,6 +69,7 @@ class EqCurve:
     centres_hz: tuple[float, ...] = BAND_CENTRES_HZ
     model: str | None = None
     text: str | None = None
+    amount: float = 1.0  # intensity carried from the description ("very" 1.5, "less" -1); multiplies to_db's amount
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=float)
@@ -96,8 +97,8 @@ class EqCurve:
         return z_to_unit(self.curve_z)
 
     def to_db(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB, amount: float = 1.0) -> EqCurve:
-        """This curve as gains in dB (a dB curve is rescaled by the same rule)."""
-        gains_db = shape_to_db(self.values, max_gain_db, amount)
+        """This curve as gains in dB (a dB curve is rescaled by the same rule); amounts multiply."""
+        gains_db = shape_to_db(self.values, max_gain_db, amount * self.amount)
         return EqCurve(gains_db, "db", self.centres_hz, self.model, self.text)
 
     def to_dict(self) -> dict:
@@ -106,6 +107,8 @@ class EqCurve:
             out["model"] = self.model
         if self.text is not None:
             out["text"] = self.text
+        if self.amount != 1.0:
+            out["amount"] = self.amount
         return out
 
     @classmethod
@@ -114,16 +117,17 @@ class EqCurve:
         if not isinstance(data, dict):
             raise DataError(f"{source}: expected a JSON object with 'values' and 'scale', got {type(data).__name__}.")
         centres = tuple(data.get("centres_hz") or data.get("freqs_hz") or BAND_CENTRES_HZ)
+        amount = float(data.get("amount", 1.0))
         for key, scale in (("curve_z", "z"), ("curve_unit", "unit"), ("gains_db", "db")):
             if key in data:
-                return cls(np.asarray(data[key], dtype=float), scale, centres, data.get("model"), data.get("text"))
+                return cls(np.asarray(data[key], dtype=float), scale, centres, data.get("model"), data.get("text"), amount)
         if "values" not in data:
             raise DataError(f"{source}: expected 'values' (with 'scale'), 'curve_z', 'curve_unit' or 'gains_db'.")
         try:
             values = np.asarray(data["values"], dtype=float)
         except (TypeError, ValueError) as err:
             raise DataError(f"{source}: 'values' must be a list of numbers.") from err
-        return cls(values, data.get("scale", "z"), centres, data.get("model"), data.get("text"))
+        return cls(values, data.get("scale", "z"), centres, data.get("model"), data.get("text"), amount)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from lightning_eq.curves import EqCurve, unit_to_z
+from lightning_eq.describe import describe
 from lightning_eq.embeddings.base import clean_texts
 from lightning_eq.errors import LightningEqError
 from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, load_model
@@ -30,11 +31,14 @@ class Predictor:
         return self.stored.model.predict(features, len(texts))
 
     def predict(self, texts: Sequence[str]) -> list[EqCurve]:
-        """One z-scale EqCurve per text, tagged with the text and the model key."""
+        """One z-scale EqCurve per description, tagged with the text and the model key.
+
+        Descriptions go through ``describe``: several descriptors, intensity words and "less X" are handled
+        there; a plain word or phrase gets the model's own curve.
+        """
         if isinstance(texts, str):
             texts = [texts]
-        curves_unit = self.predict_unit(texts)
-        return [EqCurve(unit_to_z(c), "z", model=self.key, text=t) for t, c in zip(texts, curves_unit)]
+        return [describe(t, lambda phrases: unit_to_z(self.predict_unit(phrases)), self.key) for t in texts]
 
 
 def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,

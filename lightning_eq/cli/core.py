@@ -116,7 +116,8 @@ def predict(
     curves = predict_curves(texts, model, models_dir, cache_dir or Config().embedders.cache_dir)
     if output_format == "json":
         out = {"freqs_hz": list(BAND_CENTRES_HZ), "predictions": [
-            {"text": c.text, "curve_z": c.curve_z.round(5).tolist(), "curve_unit": c.curve_unit.round(6).tolist(), "model": c.model}
+            {"text": c.text, "curve_z": c.curve_z.round(5).tolist(), "curve_unit": c.curve_unit.round(6).tolist(),
+             "amount": c.amount, "model": c.model}
             for c in curves]}
         typer.echo(json.dumps(out))
         return
