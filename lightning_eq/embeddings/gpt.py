@@ -120,6 +120,11 @@ class GptEmbedder:
         return None, self.model, f"hf:{self.model}"
 
     @property
+    def conversion_pending(self) -> bool:
+        """True when the first load will de-quantise a GGUF file (~15 s) before it can embed."""
+        return self._gguf is not None and not (Path(self._source) / "config.json").is_file()
+
+    @property
     def signature(self) -> str:
         return f"gpt|{self._model_id}|layer={self.layer}|prompt={self.prompt!r}|mean-text-tokens"
 
