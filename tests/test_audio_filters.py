@@ -145,6 +145,11 @@ def test_wrong_number_of_gains_is_refused():
         apply_curve(np.zeros(100), 44100, np.zeros(39))
 
 
+def test_absurd_gains_are_refused():
+    with pytest.raises(AudioError, match="at most"):
+        apply_curve(np.zeros(100), 44100, np.linspace(-30, 30, 40))
+
+
 def test_integer_samples_are_refused():
     with pytest.raises(AudioError, match="floating-point"):
         apply_curve(np.zeros(100, dtype=np.int16), 44100, np.zeros(40))
