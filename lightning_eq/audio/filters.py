@@ -14,9 +14,10 @@ Design (``design_graphic_eq``):
    response is nearly but not exactly proportional to its gain, so the solve is repeated (Gauss-Newton)
    on the exact response; six rounds reach the fixed point.
 
-On the SocialEQ curves scaled to +-5 dB the realised response is within 0.01 dB of the request at every
-kept centre and within 0.25 dB of the neighbouring centres' range between them, at 8 to 192 kHz (the
-tests measure it with sine tones). Below 20 Hz and above the top centre the response returns to 0 dB.
+On all 918 SocialEQ curves scaled to +-5 dB, at 8 to 192 kHz, the realised response is within 0.015 dB of
+the request at every kept centre, and between centres it leaves the two neighbours' range by at most
+0.45 dB (0.25 dB for 99% of curves). The tests measure it with sine tones and a log sweep. Below 20 Hz and
+above the top centre the response returns to 0 dB; at Nyquist every bell is 0 dB by construction.
 """
 
 from __future__ import annotations
