@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from lightning_eq.audio import apply_curve, apply_file
-from lightning_eq.audio.streaming import FftStream, SosStream, impulse_response
 from lightning_eq.audio.filters import design_graphic_eq
+from lightning_eq.audio.streaming import FftStream, SosStream, impulse_response
 from lightning_eq.curves import BAND_CENTRES_HZ, EqCurve
 
 
@@ -101,3 +104,9 @@ def test_amount_zero_is_transparent(tmp_path):
     audio = write_noise(tmp_path / "in.wav", subtype="DOUBLE")
     apply_file(tmp_path / "in.wav", tmp_path / "out.wav", boosted_curve(), amount=0.0, normalize=False)
     np.testing.assert_allclose(sf.read(tmp_path / "out.wav", always_2d=True)[0], audio, atol=1e-12)
+
+
+def test_applying_needs_no_ml_stack():
+    """audio/ and presets must work without torch: importing them must not load it."""
+    code = "import sys, lightning_eq.audio, lightning_eq.presets; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
