@@ -55,14 +55,26 @@ class HeadConfig:
     attention_dim: int = 64  # attention: width of each embedding's projection
     input_dropout: float = 0.0
 
+    def __post_init__(self) -> None:
+        _choice("head.optimizer", self.optimizer, ("sgd", "adam"))
+        _choice("head.scheduler", self.scheduler, ("step", "cosine", "none"))
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"head.{name} must be in [0, 1), got {getattr(self, name)}.")
+        for name in ("lr", "batch_size", "max_epochs", "lr_step_updates", "attention_dim"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"head.{name} must be positive, got {getattr(self, name)}.")
+        if not self.hidden_sizes or any(w <= 0 for w in self.hidden_sizes):
+            raise ConfigError(f"head.hidden_sizes must be a non-empty list of positive widths, got {self.hidden_sizes}.")
+
 
 @dataclass
 class BaselineConfig:
     """Settings of the non-neural baselines; candidates are chosen on validation words."""
 
-    embedder: str = "bert"  # which embedding knn and ridge read
+    embedder: str = "gpt"  # which embedding knn and ridge read (gpt's carries the most: see the README)
     knn_k: list[int] = field(default_factory=lambda: [3, 5, 10, 20, 40])
-    ridge_alpha: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
+    ridge_alpha: list[float] = field(default_factory=lambda: [10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0])
 
 
 @dataclass
@@ -77,10 +89,22 @@ class TrainerConfig:
 class Config:
     data_path: str = ""  # empty: the project's data/socialeq/socialeq_en.csv
     language: str = "English"
+    # "words": fit on each training word's mean curve (less rater noise); "records": on every record, as
+    # the study did. Scores are per record either way.
+    train_on: str = "words"
+
+    def __post_init__(self) -> None:
+        _choice("train_on", self.train_on, ("words", "records"))
+        _choice("baseline.embedder", self.baseline.embedder, EMBEDDER_KEYS)
     embedders: EmbedderConfig = field(default_factory=EmbedderConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} is {value!r}; choose one of: {', '.join(allowed)}.")
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

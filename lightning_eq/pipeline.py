@@ -41,17 +41,11 @@ class JobResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def embed_vocabulary(texts: list[str], keys: Sequence[str], cfg: Config, cache_dir: str | None = None) -> Embeddings:
-    """Every text through every embedder in ``keys`` (cached on disk)."""
-    from lightning_eq.embeddings import build_embedder
+def embed_words(texts: list[str], keys: Sequence[str], cfg: Config, cache_dir: str | None = None) -> Embeddings:
+    """Every text through every embedder in ``keys`` (cached on disk; progress is logged per embedder)."""
+    from lightning_eq.embeddings import embed_vocabulary
 
-    vectors = {}
-    for i, key in enumerate(keys, 1):
-        start = time.perf_counter()
-        log.info("[embed %d/%d] %s: %d texts ...", i, len(keys), key, len(texts))
-        vectors[key] = build_embedder(key, cfg.embedders, cache_dir).embed(texts)
-        log.info("[embed %d/%d] %s: dim %d in %.1f s", i, len(keys), key, vectors[key].shape[1], time.perf_counter() - start)
-    return Embeddings(list(texts), vectors)
+    return Embeddings(list(texts), embed_vocabulary(keys, texts, cfg.embedders, cache_dir))
 
 
 def run_job(cfg: Config, job: Job) -> JobResult:
@@ -60,7 +54,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     data = load_records(cfg.data_path or None, cfg.language)
     hq_words = load_hq_words()
     keys = sorted({k for m in job.models for k in embedder_keys(m, cfg)})
-    emb = embed_vocabulary(data.words, keys, cfg, job.cache_dir)
+    emb = embed_words(data.words, keys, cfg, job.cache_dir)
     seconds["embed"] = time.perf_counter() - start
 
     splits = splits_for(data, hq_words, job.protocols, job.folds, job.seeds)

@@ -45,4 +45,6 @@ def clean_texts(texts: Sequence[str]) -> list[str]:
         if not text:
             raise EmbedderError("Expected a description such as 'warm' or 'bright and airy', got empty text.")
         cleaned.append(text)
+    if not cleaned:
+        raise EmbedderError("Expected at least one description to embed, got none.")
     return cleaned

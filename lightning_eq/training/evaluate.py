@@ -74,8 +74,22 @@ def inner_split(data: SocialEQ, hq_words: list[str], split: Split) -> tuple[np.n
     return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
 
 
+def word_means(part: Part) -> Part:
+    """One row per word: the mean of its records' curves (features are per word already)."""
+    names = sorted(set(part.words))
+    first = {w: i for i, w in reversed(list(enumerate(part.words)))}
+    rows = [first[w] for w in names]
+    curves = np.stack([part.curves_unit[[i for i, x in enumerate(part.words) if x == w]].mean(axis=0) for w in names])
+    return Part({k: v[rows] for k, v in part.features.items()}, curves, names, [part.rows[i] for i in rows])
+
+
 def fit_selected(key: str, cfg: Config, train: Part, inner: Part, val: Part):
-    """Choose hyperparameters on ``val`` (fit on ``inner``), then refit with them on all of ``train``."""
+    """Choose hyperparameters on ``val`` (fit on ``inner``), then refit with them on all of ``train``.
+
+    With ``cfg.train_on == "words"`` the fits see each word's mean curve; ``val`` stays per record.
+    """
+    if cfg.train_on == "words":
+        train, inner = word_means(train), word_means(inner)
     probe = build_model(key, cfg)
     probe.fit(inner.features, inner.curves_unit, inner.words, val=val.validation())
     model = build_model(key, cfg, chosen=probe.chosen)
