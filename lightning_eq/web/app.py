@@ -1,0 +1,176 @@
+"""FastAPI routes: the page, and a JSON API that calls predict, apply and export.
+
+``create_app(predictor, settings)`` builds the app around a predictor loaded once (tests inject their own).
+Endpoints are plain ``def`` functions, so FastAPI runs them in its thread pool and a long apply does not
+hold up other clients. LightningEqErrors become 4xx responses with their message as ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Literal, Optional, Protocol, Sequence
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
+
+from lightning_eq.audio import apply_file
+from lightning_eq.config import check_model_key
+from lightning_eq.curves import BAND_CENTRES_HZ, DEFAULT_MAX_GAIN_DB, N_BANDS, EqCurve
+from lightning_eq.errors import ConfigError, LightningEqError, ModelNotFound
+from lightning_eq.presets import export_preset
+from lightning_eq.web import uploads
+from lightning_eq.web.schemas import (
+    CurvePrediction, ErrorResponse, ExportRequest, ExportResponse, FitSummary, HealthResponse, PredictRequest,
+    PredictResponse, check_description, curve_from_data, parse_curve,
+)  # fmt: skip
+from lightning_eq.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+STATUS_CODES = {ModelNotFound: 404, uploads.UploadTooLarge: 413, uploads.AudioTooLong: 422}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422)}
+
+
+class Predicts(Protocol):
+    key: str
+
+    def predict(self, texts: Sequence[str]) -> list[EqCurve]: ...
+
+
+def _status(err: LightningEqError) -> int:
+    return next((code for cls, code in STATUS_CODES.items() if isinstance(err, cls)), 400)
+
+
+def _plain_validation(errors: Sequence[dict]) -> str:
+    """Pydantic's errors as one sentence: 'amount: Input should be a valid number; file: Field required'."""
+    parts = []
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+            continue
+        field = ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "form")) or "body"
+        parts.append(f"{field}: {e['msg']}")
+    return "Invalid request: " + "; ".join(parts) + ". The expected fields are listed at /docs."
+
+
+def _slug(text: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", (text or "curve").lower()).strip("-")[:40] or "curve"
+
+
+def create_app(predictor: Predicts, settings: WebSettings | None = None) -> FastAPI:
+    """The web app around ``predictor`` (loaded once by the caller)."""
+    settings = settings or WebSettings()
+    predict_lock = threading.Lock()  # embedders load their weights lazily and are not documented thread-safe
+    app = FastAPI(
+        title="lightning-eq",
+        summary="Describe a sound; get a 40-band EQ curve, equalised audio and presets.",
+        description=f"Model `{predictor.key}`. Errors come back as `{{\"detail\": \"what went wrong\"}}` with a 4xx "
+                    "status: 400 for invalid input, 404 for a model this server does not run, 413 for an upload "
+                    f"over {settings.max_upload_mb:g} MB, 422 for malformed fields or audio over "
+                    f"{settings.max_audio_seconds:g} s.",
+        version="0.1.0",
+    )
+    app.add_middleware(uploads.BodySizeLimit, upload_path="/api/apply", upload_bytes=settings.max_body_bytes,
+                       file_limit_bytes=settings.max_upload_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(LightningEqError)
+    async def user_error(request: Request, err: LightningEqError) -> JSONResponse:
+        log.info("%s %s -> %s", request.method, request.url.path, err)
+        return JSONResponse({"detail": str(err)}, status_code=_status(err))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _plain_validation(err.errors()), "errors": jsonable_encoder(err.errors())},
+                            status_code=422)
+
+    def predict_curves(texts: list[str], model: str | None) -> list[EqCurve]:
+        if model and model != predictor.key:
+            check_model_key(model)
+            raise ModelNotFound(f"This server runs model {predictor.key!r}, not {model!r}; leave 'model' out, or "
+                                f"start another with `lightning-eq serve --model {model}`.")
+        with predict_lock:
+            return predictor.predict(texts)
+
+    def one_curve(text: str | None, curve: object | None, model: str | None) -> EqCurve:
+        if text is None and curve is None:
+            raise ConfigError('Send a description in "text" (e.g. "warm") or a curve as JSON in "curve".')
+        if text is not None and curve is not None:
+            raise ConfigError('Send "text" or "curve", not both.')
+        if text is not None:
+            return predict_curves([check_description(text, settings.max_text_chars)], model)[0]
+        return parse_curve(curve) if isinstance(curve, str) else curve_from_data(curve)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/api/health", response_model=HealthResponse, tags=["api"])
+    def health() -> HealthResponse:
+        """The model this server runs and its upload limits."""
+        return HealthResponse(model=predictor.key, bands=N_BANDS, max_upload_mb=settings.max_upload_mb,
+                              max_audio_seconds=settings.max_audio_seconds)
+
+    @app.post("/api/predict", response_model=PredictResponse, responses=ERRORS, tags=["api"])
+    def predict(body: PredictRequest) -> PredictResponse:
+        """The EQ curve of each description: its shape (z and unit scales) and gains in dB at the centres."""
+        curves = predict_curves(body.descriptions(settings.max_texts, settings.max_text_chars), body.model)
+        found = [CurvePrediction(text=c.text, curve_z=c.curve_z.round(5).tolist(), curve_unit=c.curve_unit.round(6).tolist(),
+                                 gains_db=c.to_db(body.max_gain_db, body.amount).values.round(4).tolist(),
+                                 description_amount=c.amount) for c in curves]
+        return PredictResponse(model=predictor.key, freqs_hz=list(BAND_CENTRES_HZ), amount=body.amount,
+                               max_gain_db=body.max_gain_db, **found[0].model_dump(), predictions=found)
+
+    @app.post("/api/export", response_model=ExportResponse, responses=ERRORS, tags=["api"])
+    def export(body: ExportRequest) -> ExportResponse:
+        """A preset for another equaliser: GraphicEQ line, Equalizer APO parametric filters, or the curve as JSON."""
+        curve = one_curve(body.text, body.curve, body.model)
+        preset = export_preset(curve, body.format, body.filters, body.max_gain_db, body.amount)
+        fit = preset.fit and FitSummary(filters=len(preset.fit.filters), max_error_db=preset.fit.max_error_db,
+                                        rms_error_db=preset.fit.rms_error_db)
+        extension = "json" if body.format == "json" else "txt"
+        return ExportResponse(format=body.format, filename=f"{_slug(curve.text)}-{body.format}.{extension}",
+                              preset=preset.text, fit=fit)
+
+    audio_types = {media: {} for _, media in uploads.PLAYABLE.values()}
+    apply_doc = {200: {"content": audio_types, "description": "The equalised audio file.",
+                       "headers": {k: {"description": v, "schema": {"type": "string"}}
+                                   for k, v in uploads.REPORT_HEADERS_DOC.items()}}}
+
+    @app.post("/api/apply", response_class=FileResponse, responses={**apply_doc, **ERRORS}, tags=["api"])
+    def apply(
+        file: UploadFile = File(..., description="Audio to equalise: WAV, FLAC, OGG or MP3, any common sample rate."),
+        text: Optional[str] = Form(None, description="A description of the sound (or send `curve`)."),
+        curve: Optional[str] = Form(None, description="A curve as JSON, e.g. one prediction from /api/predict."),
+        amount: float = Form(1.0, ge=-4.0, le=4.0, description="Multiplies the gains (1 = as described)."),
+        max_gain_db: float = Form(DEFAULT_MAX_GAIN_DB, gt=0.0, le=24.0, description="Largest gain at amount 1, in dB."),
+        normalize: bool = Form(True, description="Turn the result down if the EQ would push peaks over full scale."),
+        out_format: Optional[Literal["wav", "flac", "ogg", "mp3"]] = Form(
+            None, alias="format", description="Format of the result (default: the input's, or WAV)."),
+        model: Optional[str] = Form(None, description="Must be the server's model if given."),
+    ) -> FileResponse:
+        """Equalise an uploaded file by a description or a curve; the response is the audio file."""
+        eq_curve = one_curve(text, curve, model)
+        work = uploads.new_workdir()
+        try:
+            in_path = uploads.save_upload(file.file, file.filename, work, settings.max_upload_bytes)
+            info = uploads.check_audio(in_path, settings.max_audio_seconds)
+            extension, media_type = uploads.output_format(info, out_format)
+            out_path = work / f"{in_path.stem}-eq.{extension}"
+            with uploads.plain_paths(work):
+                report = apply_file(in_path, out_path, eq_curve, max_gain_db, amount, normalize, extension)
+        except BaseException:
+            uploads.remove_workdir(work)
+            raise
+        return FileResponse(out_path, media_type=media_type, filename=out_path.name,
+                            headers=uploads.report_headers(report, eq_curve.model),
+                            background=BackgroundTask(uploads.remove_workdir, work))
+
+    return app

@@ -1,0 +1,131 @@
+"""Request and response bodies of the JSON API, as pydantic models (they document the /docs page)."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, EqCurve
+from lightning_eq.errors import ConfigError, DataError
+
+AMOUNT = Field(1.0, ge=-4.0, le=4.0, description="Multiplies the gains: 1 = as described, 0.5 = half, -1 = the opposite.")
+MAX_GAIN_DB = Field(DEFAULT_MAX_GAIN_DB, gt=0.0, le=24.0,
+                    description="Largest boost or cut of the curve at amount 1, in dB (5 dB by default, as in Audealize).")
+MODEL = Field(None, description="Model key; must be the one the server runs (see GET /api/health). Leave out to use it.")
+EMPTY_TEXT = 'The description is empty. Type how the sound should change, e.g. "warm" or "less boomy, more presence".'
+
+
+def check_description(text: str, max_chars: int) -> str:
+    """``text`` stripped; ConfigError when empty or too long."""
+    text = text.strip()
+    if not text:
+        raise ConfigError(EMPTY_TEXT)
+    if len(text) > max_chars:
+        raise ConfigError(f"The description has {len(text)} characters; keep it under {max_chars}, a phrase or two.")
+    return text
+
+
+def curve_from_data(data: object) -> EqCurve:
+    """An EqCurve from a JSON object: /api/predict's answer (curve_z, description_amount) or `export --format json`."""
+    if isinstance(data, dict) and "description_amount" in data:
+        data = {**data, "amount": data["description_amount"]}  # an /api/predict curve sent back as it came
+    try:
+        return EqCurve.from_dict(data, source="curve")
+    except (TypeError, ValueError) as err:
+        raise DataError(f"The curve's values must be numbers ({err}).") from err
+
+
+def parse_curve(curve_json: str) -> EqCurve:
+    """``curve_from_data`` of a JSON text (a multipart form field)."""
+    try:
+        data = json.loads(curve_json)
+    except json.JSONDecodeError as err:
+        raise DataError(f"The curve is not valid JSON ({err.msg} at character {err.pos}); "
+                        "send a curve from /api/predict or `lightning-eq export --format json`.") from err
+    return curve_from_data(data)
+
+
+class PredictRequest(BaseModel):
+    """One description in ``text``, or several in ``texts``."""
+
+    text: Optional[str] = Field(None, description='A description such as "warm" or "less boomy, more presence".',
+                                examples=["warm and punchy"])
+    texts: Optional[list[str]] = Field(None, description="Several descriptions at once; each gets its own curve.")
+    amount: float = AMOUNT
+    max_gain_db: float = MAX_GAIN_DB
+    model: Optional[str] = MODEL
+
+    def descriptions(self, max_texts: int, max_chars: int) -> list[str]:
+        """The descriptions asked for, checked; ConfigError if there are none, too many or an empty one."""
+        if (self.text is None) == (self.texts is None):
+            raise ConfigError('Send exactly one of "text" (one description) or "texts" (a list of them).')
+        texts = [self.text] if self.text is not None else self.texts
+        if not texts:
+            raise ConfigError('"texts" is an empty list; send at least one description.')
+        if len(texts) > max_texts:
+            raise ConfigError(f"{len(texts)} descriptions in one request; send at most {max_texts}.")
+        return [check_description(t, max_chars) for t in texts]
+
+
+class CurvePrediction(BaseModel):
+    text: str = Field(description="The description, as sent.")
+    curve_z: list[float] = Field(description="The curve's shape on the z scale (SocialEQ's scale), 40 values.")
+    curve_unit: list[float] = Field(description="The same shape on the study's unit scale, (z + 4) / 8.")
+    gains_db: list[float] = Field(description="Gains in dB at the 40 centres, at the requested amount and max gain.")
+    description_amount: float = Field(description='Intensity read from the words ("very" 1.5, "less" -1); '
+                                      "already included in gains_db.")
+
+
+class PredictResponse(BaseModel):
+    """The curves; the top-level curve fields repeat the first (or only) description's."""
+
+    model: str = Field(description="Key of the model that answered.")
+    freqs_hz: list[float] = Field(description="The 40 band centres in Hz, 20 Hz to 19682 Hz.")
+    amount: float
+    max_gain_db: float
+    text: str
+    curve_z: list[float]
+    curve_unit: list[float]
+    gains_db: list[float]
+    description_amount: float
+    predictions: list[CurvePrediction] = Field(description="One curve per description, in the order sent.")
+
+
+class ExportRequest(BaseModel):
+    """A description (``text``) or a curve (``curve``, as /api/predict or `export --format json` give it)."""
+
+    text: Optional[str] = Field(None, description="A description of the sound.", examples=["airy"])
+    curve: Optional[dict] = Field(None, description="A curve instead of a description: curve_z or gains_db lists.")
+    format: Literal["graphic", "parametric", "json"] = Field(
+        description="graphic: Equalizer APO / Wavelet GraphicEQ line; parametric: Equalizer APO filters; json: the curve.")
+    filters: int = Field(8, ge=1, le=20, description="Number of parametric filters (shelves plus bells).")
+    amount: float = AMOUNT
+    max_gain_db: float = MAX_GAIN_DB
+    model: Optional[str] = MODEL
+
+
+class FitSummary(BaseModel):
+    filters: int
+    max_error_db: float = Field(description="Largest difference from the 40-band curve at its centres, in dB.")
+    rms_error_db: float = Field(description="RMS difference over the 40 centres, in dB.")
+
+
+class ExportResponse(BaseModel):
+    format: str
+    filename: str = Field(description="A suggested file name for the preset.")
+    preset: str = Field(description="The preset's text, ready to save or paste.")
+    fit: Optional[FitSummary] = Field(None, description="For parametric presets, how well the filters fit.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: str = Field(description="Key of the model loaded at start-up.")
+    bands: int
+    max_upload_mb: float
+    max_audio_seconds: float
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What went wrong and what to do, in plain words.")
