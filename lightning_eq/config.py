@@ -54,6 +54,7 @@ class HeadConfig:
     max_epochs: int = 150
     attention_dim: int = 64  # attention: width of each embedding's projection
     input_dropout: float = 0.0
+    standardize: bool = True  # standardise each input feature with the training mean and std
 
     def __post_init__(self) -> None:
         _choice("head.optimizer", self.optimizer, ("sgd", "adam"))
@@ -90,11 +91,12 @@ class Config:
     data_path: str = ""  # empty: the project's data/socialeq/socialeq_en.csv
     language: str = "English"
     # "words": fit on each training word's mean curve (less rater noise); "records": on every record, as
-    # the study did. Scores are per record either way.
-    train_on: str = "words"
+    # the study did; "auto": neural heads on records, knn and ridge on words (what measured best).
+    # Scores are per record either way.
+    train_on: str = "auto"
 
     def __post_init__(self) -> None:
-        _choice("train_on", self.train_on, ("words", "records"))
+        _choice("train_on", self.train_on, ("auto", "words", "records"))
         _choice("baseline.embedder", self.baseline.embedder, EMBEDDER_KEYS)
     embedders: EmbedderConfig = field(default_factory=EmbedderConfig)
     head: HeadConfig = field(default_factory=HeadConfig)

@@ -109,10 +109,14 @@ def predict(
     from lightning_eq.curves import BAND_CENTRES_HZ
     from lightning_eq.predict import predict_curves
 
+    from lightning_eq.describe import parse_description
+
     if output_format not in ("table", "json"):
         raise ConfigError(f"Unknown --format {output_format!r}; use table or json.")
     if model:
         check_model_key(model)
+    for text in texts:  # reject empty descriptions before loading any model
+        parse_description(text)
     curves = predict_curves(texts, model, models_dir, cache_dir or Config().embedders.cache_dir)
     if output_format == "json":
         out = {"freqs_hz": list(BAND_CENTRES_HZ), "predictions": [

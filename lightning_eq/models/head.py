@@ -41,6 +41,11 @@ class EqHead(pl.LightningModule):
         cfg = head if isinstance(head, HeadConfig) else HeadConfig(**head)
         self.save_hyperparameters({"input_dims": input_dims, "head": dataclasses.asdict(cfg), "kind": kind, "key": key})
         self.cfg = cfg
+        total = sum(input_dims.values())
+        # Per-feature standardisation, set from the training data by `standardize_from` (LM hidden states
+        # have a few huge dimensions that otherwise swamp SGD); kept in the checkpoint as buffers.
+        self.register_buffer("feature_mean", torch.zeros(total))
+        self.register_buffer("feature_std", torch.ones(total))
         self.input_dropout = nn.Dropout(cfg.input_dropout)
         if kind == "attention":
             self.encoder: nn.Module = AttentionEnsemble(input_dims, cfg.attention_dim, cfg.dropout)
@@ -49,7 +54,13 @@ class EqHead(pl.LightningModule):
         self.net = DenseNet(self.encoder.out_dim, cfg.hidden_sizes, cfg.dropout)
         self.loss = nn.L1Loss()
 
+    def standardize_from(self, x: torch.Tensor) -> None:
+        """Use the mean and std of training inputs x (N, D) to standardise every input."""
+        self.feature_mean.copy_(x.mean(dim=0))
+        self.feature_std.copy_(x.std(dim=0).clamp_min(1e-6))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.feature_mean) / self.feature_std
         return self.net(self.encoder(self.input_dropout(x)))
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:

@@ -86,9 +86,9 @@ def word_means(part: Part) -> Part:
 def fit_selected(key: str, cfg: Config, train: Part, inner: Part, val: Part):
     """Choose hyperparameters on ``val`` (fit on ``inner``), then refit with them on all of ``train``.
 
-    With ``cfg.train_on == "words"`` the fits see each word's mean curve; ``val`` stays per record.
+    When ``cfg.train_on`` says so (see Config) the fits see each word's mean curve; ``val`` stays per record.
     """
-    if cfg.train_on == "words":
+    if cfg.train_on == "words" or (cfg.train_on == "auto" and key in ("knn", "ridge")):
         train, inner = word_means(train), word_means(inner)
     probe = build_model(key, cfg)
     probe.fit(inner.features, inner.curves_unit, inner.words, val=val.validation())

@@ -87,6 +87,8 @@ class NeuralModel:
         self.module = self.build(features)
         x = torch.from_numpy(stack_features(features, self.embedder_keys))
         y = torch.from_numpy(np.asarray(curves_unit, dtype=np.float32))
+        if self.head.standardize:
+            self.module.standardize_from(x)
         train = TensorBatches(x, y, self.head.batch_size, shuffle=True, seed=self.trainer.seed)
         val_batches = None
         if val is not None:
@@ -108,7 +110,7 @@ class NeuralModel:
         )
         with warnings.catch_warnings():
             # One in-memory batch iterator; Lightning's worker and batch-size hints do not apply to it.
-            warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|batch_size).*")
+            warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|batch_size|no `val_dataloader`).*")
             trainer.fit(self.module, train, val_batches)
         self.history = history.epochs
         if history.best_state is not None:
