@@ -238,3 +238,22 @@ def test_a_chunked_upload_is_stopped_once_it_passes_the_limit(client):
 def test_predict_bodies_are_small(client):
     response = client.post("/api/predict", content=b" " * (2 * 1024 * 1024), headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--model", "glvoe"], "Unknown model 'glvoe'. Choose one of"),
+    (["--max-upload-mb", "0"], "--max-upload-mb must be a positive number"),
+    (["--max-audio-seconds", "-5"], "--max-audio-seconds must be a positive number"),
+    (["--port", "70000"], "--port must be between 1 and 65535"),
+    (["--models-dir", "{tmp}"], "No trained best model in"),
+])  # fmt: skip
+def test_serve_refuses_bad_settings_in_one_line(monkeypatch, capsys, tmp_path, args, words):
+    import sys
+
+    from lightning_eq.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["lightning-eq", "serve", *(a.format(tmp=tmp_path) for a in args)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and words in err and err.count("\n") == 1
