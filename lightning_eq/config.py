@@ -42,7 +42,7 @@ class HeadConfig:
     """The study's dense head: ReLU, dropout, 40 sigmoid outputs on the unit scale, MAE loss."""
 
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 128])
-    dropout: float = 0.2
+    dropout: float = 0.5  # measured: 0.5 beat 0.2 on validation words of the gpt head
     optimizer: str = "sgd"  # "sgd" (the study's) or "adam"
     lr: float = 0.1
     momentum: float = 0.9
