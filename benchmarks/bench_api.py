@@ -1,0 +1,112 @@
+"""API latency: `lightning-eq serve` with the best trained model on loopback, and 8 concurrent clients
+(threads, one httpx keep-alive connection each) sending POST /api/predict. Prints the median and 99th
+percentile latency and the requests per second. Needs trained models (`make run`).
+
+Two workloads: descriptions from a fixed set (their embeddings are cached after the first request), and
+descriptions no one sent before (the embedder runs for each). A single client gives the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+VENV_BIN = Path(sys.executable).parent
+WORDS = ["warm", "bright", "muddy", "airy", "boomy", "crisp", "dark", "harsh", "smooth", "thin", "punchy", "tinny"]
+DESCRIPTIONS = WORDS + ["very warm", "less boomy, more presence", "bright and airy", "a bit darker",
+                        "warm, punchy and a bit airy", "not harsh", "much more crisp", "slightly thin"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(models_dir: str, model: str | None, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [str(VENV_BIN / "lightning-eq"), "serve", "--port", str(port), "--models-dir", models_dir]
+    if model:
+        command += ["--model", model]
+    log = log_path.open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"`lightning-eq serve` did not start; its log:\n{log_path.read_text()[-2000:]}")
+
+
+def run_clients(url: str, clients: int, requests: int, seconds: float, texts_for) -> tuple[np.ndarray, float, int]:
+    """Latencies in ms of every answered request, the wall time in s and how many requests failed."""
+    deadline = time.monotonic() + seconds
+
+    def client(index: int) -> tuple[list[float], int]:
+        times, failed = [], 0
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for i in range(requests):
+                if time.monotonic() > deadline:
+                    break
+                start = time.perf_counter()
+                response = http.post("/api/predict", json={"text": texts_for(index, i)})
+                times.append(1000 * (time.perf_counter() - start))
+                failed += response.status_code != 200
+        return times, failed
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - start
+    return np.array([t for times, _ in results for t in times]), wall, sum(f for _, f in results)
+
+
+def report(label: str, latencies_ms: np.ndarray, wall_s: float, failed: int) -> None:
+    median, p99 = np.percentile(latencies_ms, [50, 99])
+    print(f"{label:<38}: {len(latencies_ms):4d} requests in {wall_s:5.1f} s = {len(latencies_ms) / wall_s:6.1f} req/s; "
+          f"median {median:6.1f} ms, p99 {p99:6.1f} ms" + (f"; {failed} FAILED" if failed else ""), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", default="models")
+    parser.add_argument("--model", default=None, help="default: the best model by the last evaluation")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=100, help="per client, per workload")
+    parser.add_argument("--seconds", type=float, default=30.0, help="time bound per workload")
+    args = parser.parse_args(argv or [])
+    with tempfile.TemporaryDirectory() as tmp:
+        process, url = start_server(args.models_dir, args.model, Path(tmp) / "serve.log")
+        try:
+            model = httpx.get(f"{url}/api/health").json()["model"]
+            print(f"server: `lightning-eq serve` (model {model}) on {url}; {os.cpu_count()} CPU cores", flush=True)
+            fixed = lambda c, i: DESCRIPTIONS[(c * 7 + i) % len(DESCRIPTIONS)]  # noqa: E731
+            run_clients(url, 2, len(DESCRIPTIONS), args.seconds, lambda c, i: DESCRIPTIONS[i])  # warm the cache
+            report("1 client, fixed descriptions", *run_clients(url, 1, args.requests, args.seconds, fixed))
+            report(f"{args.clients} clients, fixed descriptions",
+                   *run_clients(url, args.clients, args.requests, args.seconds, fixed))
+            stamp = f"{time.time():.0f}"[-6:]
+            fresh = lambda c, i: f"{WORDS[i % len(WORDS)]} and {WORDS[c % len(WORDS)]} {stamp}{c}x{i}"  # noqa: E731
+            report(f"{args.clients} clients, new descriptions",
+                   *run_clients(url, args.clients, max(1, args.requests // 5), args.seconds, fresh))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
