@@ -82,7 +82,9 @@ def test_openapi_documents_the_endpoints(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/predict", "/api/apply", "/api/export", "/api/health"} <= set(spec["paths"])
     assert "X-Normalization-Gain-Db" in spec["paths"]["/api/apply"]["post"]["responses"]["200"]["headers"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    assert client.get("/static/swagger-ui-bundle.js").status_code == 200  # vendored: /docs works offline
 
 
 def test_predict_returns_40_bands_scaled_by_max_gain_and_amount(client):

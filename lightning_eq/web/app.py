@@ -16,7 +16,8 @@ from typing import Literal, Optional, Protocol, Sequence
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 
@@ -76,6 +77,8 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
                     f"over {settings.max_upload_mb:g} MB, 422 for malformed fields or audio over "
                     f"{settings.max_audio_seconds:g} s.",
         version="0.1.0",
+        docs_url=None,  # served below from the vendored Swagger UI: FastAPI's default page loads it from a CDN
+        redoc_url=None,
     )
     app.add_middleware(uploads.BodySizeLimit, upload_path="/api/apply", upload_bytes=settings.max_body_bytes,
                        file_limit_bytes=settings.max_upload_bytes)
@@ -111,6 +114,12 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="lightning-eq API",
+                                   swagger_js_url="/static/swagger-ui-bundle.js", swagger_css_url="/static/swagger-ui.css",
+                                   swagger_favicon_url="data:,")
 
     @app.get("/api/health", response_model=HealthResponse, tags=["api"])
     def health() -> HealthResponse:
