@@ -100,3 +100,15 @@ def test_less_bright_tilts_the_other_way(trained_models):
     assert tilt(bright) > 0 > tilt(less)
     very = load_predictor("gpt", trained_models).predict(["very bright"])[0]
     assert np.max(np.abs(very.to_db().values)) > np.max(np.abs(bright.to_db().values))
+
+
+def test_spanish_descriptions_work_through_the_multilingual_head(data, hq_words):
+    """Held-out words described in Spanish: the e5 head (trained on English) still tracks the true curves."""
+    from lightning_eq.training.multilingual import all_texts, load_translations, score_translations
+
+    cfg, translations = Config(), load_translations()
+    emb = embed_words(all_texts(data, translations), ["e5"], cfg)
+    score = score_translations(data, hq_words, emb, cfg, "e5", translations)
+    assert score.n_words >= 30
+    assert score.r_translated > score.r_mean_curve + 0.1
+    assert score.r_between > 0.1  # the English and Spanish descriptions of a word get related curves
