@@ -51,8 +51,13 @@ def predictor(tmp_path_factory, data, hq_words):
 
 
 @pytest.fixture(scope="module")
-def client(predictor):
-    return TestClient(create_app(predictor, WebSettings(max_upload_mb=1, max_audio_seconds=5)))
+def work_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("uploads")
+
+
+@pytest.fixture(scope="module")
+def client(predictor, work_dir):
+    return TestClient(create_app(predictor, WebSettings(max_upload_mb=1, max_audio_seconds=5, work_dir=str(work_dir))))
 
 
 def predict(client, **body) -> dict:
@@ -159,10 +164,9 @@ def test_export_rejects_bad_input(client, body, status, words):
     assert response.status_code == status and words in response.json()["detail"]
 
 
-def test_apply_returns_the_equalised_file_with_its_report(client):
-    before = _workdirs()
+def test_apply_returns_the_equalised_file_with_its_report(client, work_dir):
     response = apply(client, wav_bytes(tone(1.0)), text="warm")
-    assert _workdirs() == before  # the upload and the result are deleted once sent
+    assert not any(work_dir.iterdir())  # the upload and the result are deleted once sent
     assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
     assert 'filename="song-eq.wav"' in response.headers["content-disposition"]
     audio, sample_rate = sf.read(io.BytesIO(response.content))
@@ -194,10 +198,6 @@ def test_apply_normalises_a_loud_file_and_says_so(client):
     assert np.max(np.abs(sf.read(io.BytesIO(response.content))[0])) <= 1.0
 
 
-def _workdirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("lightning-eq-web-*"))
-
-
 @pytest.mark.parametrize("name, audio, fields, status, words", [
     ("notes.txt", b"just some words, not audio", {"text": "warm"}, 400, "Cannot read notes.txt as audio"),
     ("empty.wav", b"", {"text": "warm"}, 400, "is empty (0 bytes)"),
@@ -209,15 +209,14 @@ def _workdirs() -> set[Path]:
     ("long.wav", None, {"text": "warm"}, 422, "long.wav lasts 0:06; this server equalises files up to 0:05"),
     ("big.wav", b"\0" * (1024 * 1024 + 10), {"text": "warm"}, 413, "up to 1 MB"),
 ])  # fmt: skip
-def test_apply_rejects_bad_uploads_in_plain_words_and_leaves_no_files(client, name, audio, fields, status, words):
-    before = _workdirs()
+def test_apply_rejects_bad_uploads_in_plain_words_and_leaves_no_files(client, work_dir, name, audio, fields, status, words):
     if audio is None:
         audio = wav_bytes(np.zeros(6 * 8000), 8000)
     response = apply(client, audio, name, **fields)
     detail = response.json()["detail"]
     assert response.status_code == status and words in detail
-    assert tempfile.gettempdir() not in detail  # the server's temporary paths stay private
-    assert _workdirs() == before
+    assert str(work_dir) not in detail and tempfile.gettempdir() not in detail  # the server's paths stay private
+    assert not any(work_dir.iterdir())
 
 
 def test_apply_without_a_file_is_a_422(client):
@@ -247,7 +246,7 @@ def test_predict_bodies_are_small(client):
     (["--max-upload-mb", "0"], "--max-upload-mb must be a positive number"),
     (["--max-audio-seconds", "-5"], "--max-audio-seconds must be a positive number"),
     (["--port", "70000"], "--port must be between 1 and 65535"),
-    (["--models-dir", "{tmp}"], "No trained best model in"),
+    (["--model", "knn", "--models-dir", "{tmp}"], "No trained model 'knn' in"),
 ])  # fmt: skip
 def test_serve_refuses_bad_settings_in_one_line(monkeypatch, capsys, tmp_path, args, words):
     import sys

@@ -167,7 +167,7 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
     ) -> FileResponse:
         """Equalise an uploaded file by a description or a curve; the response is the audio file."""
         eq_curve = one_curve(text, curve, model)
-        work = uploads.new_workdir()
+        work = uploads.new_workdir(settings.work_dir)
         try:
             in_path = uploads.save_upload(file.file, file.filename, work, settings.max_upload_bytes)
             info = uploads.check_audio(in_path, settings.max_audio_seconds)

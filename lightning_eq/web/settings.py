@@ -19,6 +19,7 @@ class WebSettings:
     max_audio_seconds: float = 600.0
     max_texts: int = 32  # descriptions in one predict request
     max_text_chars: int = 500  # characters in one description
+    work_dir: str | None = None  # where an upload and its result wait while equalised (default: the system's temp folder)
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_audio_seconds"):

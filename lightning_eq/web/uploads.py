@@ -79,9 +79,9 @@ class BodySizeLimit:
         await self.app(scope, counted, send)
 
 
-def new_workdir() -> Path:
-    """A private temporary folder for one request's input and output (mode 0700)."""
-    return Path(tempfile.mkdtemp(prefix="lightning-eq-web-"))
+def new_workdir(parent: str | None = None) -> Path:
+    """A private temporary folder (mode 0700) in ``parent`` for one request's input and output."""
+    return Path(tempfile.mkdtemp(prefix="lightning-eq-web-", dir=parent))
 
 
 def remove_workdir(folder: Path) -> None:
