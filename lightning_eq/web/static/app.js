@@ -193,7 +193,8 @@ function chooseFile() {
   const file = $("file").files[0];
   if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
   state.originalUrl = file ? URL.createObjectURL(file) : null;
-  $("original").src = state.originalUrl || "";
+  if (state.originalUrl) $("original").src = state.originalUrl;
+  else $("original").removeAttribute("src"); // an empty src would load the page itself
   if (file && state.limits && file.size > state.limits.max_upload_mb * 1048576) {
     showError("apply-error", `${file.name} is ${(file.size / 1048576).toFixed(1)} MB; this server takes files up to ${state.limits.max_upload_mb} MB.`);
   }
