@@ -42,14 +42,22 @@ class Predictor:
 
 
 def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
-                   cache_dir: str | Path | None = None) -> Predictor:
-    """The trained model ``model`` (default: the best by the last evaluation)."""
+                   cache_dir: str | Path | None = None, tracking_uri: str | None = "sqlite:///mlruns/mlflow.db") -> Predictor:
+    """The trained model ``model``. By default the registry's ``lightning-eq@champion`` when ``tracking_uri`` has
+    one (``lightning-eq promote``), else the best model of the last evaluation in ``models_dir``. The default URI is
+    ``lightning_eq.tracking.DEFAULT_TRACKING_URI``; None skips the registry."""
+    if model is None and tracking_uri:
+        from lightning_eq.tracking.registry import load_champion
+
+        champion = load_champion(tracking_uri)
+        if champion is not None:
+            return Predictor(champion, cache_dir)
     return Predictor(load_model(models_dir, model), cache_dir)
 
 
 def predict_curves(texts: Sequence[str], model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
-                   cache_dir: str | Path | None = None) -> list[EqCurve]:
-    """Convenience: load a predictor and predict z-scale curves for ``texts``."""
+                   cache_dir: str | Path | None = None, tracking_uri: str | None = "sqlite:///mlruns/mlflow.db") -> list[EqCurve]:
+    """Convenience: load a predictor (the champion by default, see ``load_predictor``) and predict z-scale curves."""
     if not texts:
         raise LightningEqError("Expected at least one description, such as 'warm' or 'bright and airy'.")
-    return load_predictor(model, models_dir, cache_dir).predict(list(texts))
+    return load_predictor(model, models_dir, cache_dir, tracking_uri).predict(list(texts))

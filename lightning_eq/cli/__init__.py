@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # Command modules register themselves on `app` when imported.
 from lightning_eq.cli import core  # noqa: E402,F401
+from lightning_eq.cli import sweeps  # noqa: E402,F401
 from lightning_eq.cli import audio  # noqa: E402,F401
 from lightning_eq.cli import web  # noqa: E402,F401
 

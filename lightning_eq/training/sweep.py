@@ -156,6 +156,11 @@ def refit_and_test(key: str, cfg: Config, fold: FoldData, chosen: dict) -> tuple
 
 # --- storage --------------------------------------------------------------------------------------------------
 
+def sqlalchemy_url(url: str) -> str:
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the project ships psycopg2."""
+    return "postgresql+psycopg2://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+
+
 def open_storage(url: str, sweep: SweepConfig) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats: SQLite (one machine, several processes) or PostgreSQL (many machines)."""
     if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://")):
@@ -169,7 +174,7 @@ def open_storage(url: str, sweep: SweepConfig) -> optuna.storages.RDBStorage:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=sweep.heartbeat_interval_s,
+                sqlalchemy_url(url), engine_kwargs=engine_kwargs, heartbeat_interval=sweep.heartbeat_interval_s,
                 grace_period=sweep.grace_period_s,
                 # RetryFailedTrialCallback's name since Optuna 4.9: re-queues a dead worker's trial as WAITING.
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sweep.max_retry))
