@@ -17,7 +17,7 @@ from pathlib import Path
 from lightning_eq.config import Config, from_dict, to_dict
 from lightning_eq.errors import ModelNotFound
 
-FORMAT = 1
+FORMAT = 2  # 2: heads standardise their inputs (feature_mean/feature_std buffers)
 DEFAULT_MODELS_DIR = Path("models")
 BEST_FILE = "best.json"
 
