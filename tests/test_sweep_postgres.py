@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -40,6 +41,11 @@ def postgres_url():
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed; `.ci/run` installs the "
                     "Debian package postgresql, or run: apt-get install -y postgresql")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root, and there is no `postgres` user to run the PostgreSQL server as")
     root = Path(tempfile.mkdtemp(prefix="lightning-eq-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
