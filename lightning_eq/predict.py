@@ -24,6 +24,11 @@ class Predictor:
         self.key = stored.key
         self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
 
+    def warm_up(self) -> None:
+        """Load every embedder's pretrained weights now, so the first new phrase does not pay for it."""
+        for cached in self.embedders.values():
+            cached.embedder.embed(["warm"])  # past the cache on purpose: loads the model, writes nothing
+
     def predict_unit(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 40) curves on the unit scale."""
         texts = clean_texts(texts)

@@ -25,14 +25,6 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _warm_up(predictor) -> None:
-    """Load every embedder's weights now. A cached word alone would not, and the first new phrase would then
-    make every request behind it wait (about 1 s for GloVe, longer for the language models)."""
-    predictor.predict(["warm"])
-    for cached in predictor.embedders.values():
-        cached.embedder.embed(["warm"])  # past the cache on purpose: this loads the model, writes nothing
-
-
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 opens it to the network)."),
@@ -56,7 +48,8 @@ def serve(
     settings = WebSettings(max_upload_mb=max_upload_mb, max_audio_seconds=max_audio_seconds)
     start = time.perf_counter()
     predictor = load_predictor(model, models_dir, cache_dir or Config().embedders.cache_dir)
-    _warm_up(predictor)
+    # Without this the first new phrase makes every request behind it wait (about 1 s for GloVe, more for LMs).
+    predictor.warm_up()
     log.info("Model %s ready in %.1f s.", predictor.key, time.perf_counter() - start)
     if not _is_loopback(host):
         log.warning("Listening on %s: anyone who can reach this address can use the server (no login).", host)
