@@ -53,6 +53,11 @@ def _trainer_config(cache_dir: Optional[str], accelerator: str, devices: str) ->
     return merge(cfg, {"trainer": {"accelerator": accelerator, "devices": devices}}, "--accelerator/--devices")
 
 
+def _check_uri(uri: str, prefixes: tuple[str, ...], what: str, hint: str) -> None:
+    if not uri.startswith(prefixes):
+        raise ConfigError(f"Unsupported {what} {uri!r}; use {hint}.")
+
+
 def _folds(fold: str) -> list[int]:
     if fold == "all":
         return [0, 1, 2, 3]
@@ -78,18 +83,30 @@ def sweep(
     cache_dir: Optional[str] = CacheDir,
 ) -> None:
     """Run one Optuna study per (model, fold); each trial is an MLflow child run. Resumes existing studies."""
+    from lightning_eq.training.space import load_spec
+
+    # Arguments first, before the ML stack loads (seconds) or anything is embedded.
+    models = [check_model_key(m.strip()) for m in model.split(",") if m.strip()]
+    folds = _folds(fold)
+    cfg = _trainer_config(cache_dir, accelerator, devices)
+    overrides = parse_sets(sets)
+    for key in models:
+        load_spec(key, sweeps_dir)
+    _check_uri(storage, ("sqlite:///", "postgresql://", "postgresql+psycopg2://"), "study storage",
+               "sqlite:///path/optuna.db (one machine) or postgresql://user@host:5432/db (many machines)")
+    if not no_tracking:
+        _check_uri(tracking_uri, ("sqlite:///", "http://", "https://"), "tracking URI",
+                   "sqlite:///mlruns/mlflow.db or http://host:5000 (MLflow 3 no longer accepts a plain folder)")
+
     from lightning_eq.data.socialeq import load_hq_words, load_records
     from lightning_eq.embeddings import embed_vocabulary
     from lightning_eq.tracking.sweeps import run_sweeps, sweep_embedders
     from lightning_eq.training.evaluate import Embeddings
 
-    models = [check_model_key(m.strip()) for m in model.split(",") if m.strip()]
-    cfg = _trainer_config(cache_dir, accelerator, devices)
-    overrides = parse_sets(sets)
     data, hq_words = load_records(cfg.data_path or None, cfg.language), load_hq_words()
     keys = sweep_embedders(models, cfg, sweeps_dir, overrides)
     emb = Embeddings(data.words, embed_vocabulary(keys, data.words, cfg.embedders, cache_dir) if keys else {})
-    results = run_sweeps(cfg, emb, models, _folds(fold), trials, storage, None if no_tracking else tracking_uri,
+    results = run_sweeps(cfg, emb, models, folds, trials, storage, None if no_tracking else tracking_uri,
                          data=data, hq_words=hq_words, workers=workers, timeout_s=timeout, sweeps_dir=sweeps_dir,
                          overrides=overrides)
     typer.echo("\n| study | trials (pruned, failed) | val MAE | test MAE | best params |\n|---|---|---:|---:|---|")

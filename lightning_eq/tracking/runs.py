@@ -32,13 +32,17 @@ EXPERIMENT = "lightning-eq-sweeps"
 PLOT_WORDS = 6
 
 
-def tracking_client(uri: str) -> MlflowClient:
-    """A client on ``uri``: ``sqlite:///path`` (its folder is created) or ``http(s)://`` an MLflow server."""
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    elif not uri.startswith(("http://", "https://", "postgresql://", "postgresql+psycopg2://")):
+def check_tracking_uri(uri: str) -> str:
+    if not uri.startswith(("sqlite:///", "http://", "https://", "postgresql://", "postgresql+psycopg2://")):
         raise ConfigError(f"Unsupported tracking URI {uri!r}; use sqlite:///mlruns/mlflow.db or http://host:5000 "
                           "(MLflow 3 no longer accepts a plain folder).")
+    return uri
+
+
+def tracking_client(uri: str) -> MlflowClient:
+    """A client on ``uri``: ``sqlite:///path`` (its folder is created) or ``http(s)://`` an MLflow server."""
+    if check_tracking_uri(uri).startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=uri)
 
 

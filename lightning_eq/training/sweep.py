@@ -161,11 +161,16 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg2://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
 
 
-def open_storage(url: str, sweep: SweepConfig) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats: SQLite (one machine, several processes) or PostgreSQL (many machines)."""
+def check_storage_url(url: str) -> str:
     if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://")):
         raise ConfigError(f"Unsupported study storage {url!r}; use sqlite:///path/optuna.db (one machine) "
                           "or postgresql://user@host:5432/db (many machines).")
+    return url
+
+
+def open_storage(url: str, sweep: SweepConfig) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats: SQLite (one machine, several processes) or PostgreSQL (many machines)."""
+    check_storage_url(url)
     engine_kwargs = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
