@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 
 from lightning_eq.config import Config, EmbedderConfig
 from lightning_eq.training.space import load_spec
-from lightning_eq.training.sweep import FoldData, Objective, load_study, open_storage, study_name
+from lightning_eq.tracking.studies import load_study, open_storage
+from lightning_eq.training.sweep import FoldData, Objective, study_name
 from lightning_eq.tracking.sweeps import run_sweep, run_sweeps, sweep_embedders
 from lightning_eq.errors import ConfigError
 from test_sweep_helpers import fake_embeddings, write_space

@@ -18,7 +18,8 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from lightning_eq.config import Config
-from lightning_eq.training.sweep import FoldData, sqlalchemy_url
+from lightning_eq.tracking.studies import sqlalchemy_url
+from lightning_eq.training.sweep import FoldData
 from lightning_eq.tracking.sweeps import run_sweep
 from test_sweep_helpers import fake_embeddings, free_port, write_space
 

@@ -8,7 +8,8 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from lightning_eq.config import Config
-from lightning_eq.training.sweep import FoldData, Objective, open_storage, load_study
+from lightning_eq.tracking.studies import load_study, open_storage
+from lightning_eq.training.sweep import FoldData, Objective
 from lightning_eq.tracking.runs import EXPERIMENT, TrialTracker, experiment_id, tracking_client
 from lightning_eq.tracking.sweeps import run_sweep
 from lightning_eq.training.space import load_spec

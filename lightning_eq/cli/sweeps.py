@@ -128,7 +128,7 @@ def dashboard(storage: str = Storage, host: str = Host,
         raise ConfigError(f"No study storage at {storage}; run `lightning-eq sweep` first or pass --storage.")
     from optuna_dashboard import run_server
 
-    from lightning_eq.training.sweep import sqlalchemy_url
+    from lightning_eq.tracking.studies import sqlalchemy_url
 
     typer.echo(f"Optuna dashboard for {storage} at http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(sqlalchemy_url(storage), host=host, port=port)

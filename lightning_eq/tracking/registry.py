@@ -24,7 +24,8 @@ from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, best_mode
 from lightning_eq.tracking import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL
 from lightning_eq.training.evaluate import Embeddings, fit_final
 from lightning_eq.training.space import load_spec
-from lightning_eq.training.sweep import DEFAULT_STORAGE, config_of
+from lightning_eq.tracking.studies import DEFAULT_STORAGE
+from lightning_eq.training.sweep import config_of
 
 log = logging.getLogger(__name__)
 PROMOTE_EXPERIMENT = "lightning-eq-registry"
@@ -72,7 +73,7 @@ def _swept(storage: str) -> dict[str, list]:
     """{model key: [(test MAE, best trial)]} over studies that finished with a test score."""
     import optuna
 
-    from lightning_eq.training.sweep import open_storage
+    from lightning_eq.tracking.studies import open_storage
     from lightning_eq.training.space import SweepConfig
 
     if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():

@@ -24,7 +24,6 @@ from optuna.trial import TrialState
 from lightning_eq.config import EMBEDDER_KEYS, Config, to_dict
 from lightning_eq.errors import ConfigError
 from lightning_eq.models.catalog import embedder_keys
-from lightning_eq.tracking import DEFAULT_TRACKING_URI  # noqa: F401  (re-exported for callers)
 from lightning_eq.training.space import flatten
 
 log = logging.getLogger(__name__)

@@ -24,13 +24,13 @@ from lightning_eq.config import Config
 from lightning_eq.data.socialeq import SocialEQ, load_hq_words, load_records
 from lightning_eq.errors import ConfigError, LightningEqError
 from lightning_eq.models.catalog import embedder_keys
+from lightning_eq.tracking import DEFAULT_TRACKING_URI, figures
+from lightning_eq.tracking.runs import EXPERIMENT, TrialTracker, experiment_id, git_commit, run_tags, tracking_client
+from lightning_eq.tracking.studies import (DEFAULT_STORAGE, FINISHED, WorkerReport, budget_lock, fail_stale, load_study,
+                                          open_storage, work)
 from lightning_eq.training.evaluate import Embeddings
 from lightning_eq.training.space import SweepConfig, SweepSpec, apply_values, load_spec, with_overrides
-from lightning_eq.training.sweep import (DEFAULT_STORAGE, FINISHED, FoldData, Objective, WorkerReport, budget_lock,
-                                         config_of, fail_stale, load_study, open_storage, refit_and_test, study_name, work)
-from lightning_eq.tracking import figures
-from lightning_eq.tracking.runs import (DEFAULT_TRACKING_URI, EXPERIMENT, TrialTracker, experiment_id, git_commit,
-                                        log_config, log_metrics, run_tags, tracking_client)
+from lightning_eq.training.sweep import FoldData, Objective, config_of, refit_and_test, study_name
 
 log = logging.getLogger(__name__)
 
