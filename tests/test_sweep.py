@@ -137,6 +137,13 @@ def test_a_searched_gpt_layer_is_embedded_once_per_layer(tmp_path, data, hq_word
     assert calls == [8, 21]  # 15 is the default layer the vectors were made with
 
 
+def test_only_models_with_a_space_are_sweepable():
+    from lightning_eq.config import MODEL_KEYS
+    from lightning_eq.tracking.sweeps import sweepable
+
+    assert set(sweepable(MODEL_KEYS)) == set(MODEL_KEYS) - {"flat", "mean"}
+
+
 def test_study_names_follow_the_model_and_fold():
     assert study_name("attention", 2) == "attention-fold2"
 

@@ -29,7 +29,8 @@ from lightning_eq.tracking.runs import EXPERIMENT, TrialTracker, experiment_id, 
 from lightning_eq.tracking.studies import (DEFAULT_STORAGE, FINISHED, WorkerReport, budget_lock, fail_stale, load_study,
                                           open_storage, work)
 from lightning_eq.training.evaluate import Embeddings
-from lightning_eq.training.space import SweepConfig, SweepSpec, apply_values, load_spec, with_overrides
+from lightning_eq.training.space import (DEFAULT_SWEEPS_DIR, SweepConfig, SweepSpec, apply_values, load_spec,
+                                         with_overrides)
 from lightning_eq.training.sweep import FoldData, Objective, config_of, refit_and_test, study_name
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,11 @@ def run_workers(jobs: list[WorkerJob]) -> list[int]:
     for p in procs:
         p.join()
     return [p.exitcode for p in procs]
+
+
+def sweepable(models: Sequence[str], sweeps_dir: str | Path | None = None) -> list[str]:
+    """The models in ``models`` that have a search space (flat and mean have nothing to search)."""
+    return [m for m in models if (Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{m}.yaml").is_file()]
 
 
 def sweep_embedders(models: Sequence[str], cfg: Config, sweeps_dir: str | Path | None = None,

@@ -18,7 +18,6 @@ A list field other than ``hidden_sizes`` (``baseline.knn_k``) takes one suggeste
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,23 +28,13 @@ from lightning_eq.errors import ConfigError
 
 DEFAULT_SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 PRUNERS = ("median", "hyperband", "none")
-INF = math.inf
-# Values a setting may take: (low, high, low included, high included). Checked for ranges, choices and `fixed`.
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "head.dropout": (0, 1, True, False),
-    "head.input_dropout": (0, 1, True, False),
-    "head.lr": (0, INF, False, False),
-    "head.momentum": (0, 1, True, False),
-    "head.weight_decay": (0, INF, True, False),
-    "head.lr_gamma": (0, 1, False, True),
-    "head.lr_step_updates": (1, INF, True, False),
-    "head.batch_size": (1, INF, True, False),
-    "head.max_epochs": (1, INF, True, False),
-    "head.attention_dim": (1, INF, True, False),
-    "head.hidden_sizes": (1, INF, True, False),
-    "baseline.knn_k": (1, INF, True, False),
-    "baseline.ridge_alpha": (0, INF, False, False),
-    "embedders.gpt_layer": (-1, 64, True, True),
+# Values a setting may take (intervals); checked for ranges, choices and `fixed`.
+RANGES: dict[str, str] = {
+    "head.dropout": "[0, 1)", "head.input_dropout": "[0, 1)", "head.momentum": "[0, 1)", "head.lr": "(0, inf)",
+    "head.weight_decay": "[0, inf)", "head.lr_gamma": "(0, 1]", "head.lr_step_updates": "[1, inf)",
+    "head.batch_size": "[1, inf)", "head.max_epochs": "[1, inf)", "head.attention_dim": "[1, inf)",
+    "head.hidden_sizes": "[1, inf)", "baseline.knn_k": "[1, inf)", "baseline.ridge_alpha": "(0, inf)",
+    "embedders.gpt_layer": "[-1, 64]",
 }
 CHOICES: dict[str, tuple] = {
     "head.optimizer": ("sgd", "adam"),
@@ -159,11 +148,11 @@ def check_value(path: str, value: Any, where: str) -> None:
     if path in CHOICES and value not in CHOICES[path]:
         raise ConfigError(f"{where}: {path} = {value!r}; choose from {', '.join(map(str, CHOICES[path]))}.")
     if path in RANGES:
-        lo, hi, lo_in, hi_in = RANGES[path]
+        interval = RANGES[path]
+        lo, hi = (float(v) for v in interval[1:-1].split(","))
         for v in value if isinstance(value, list) else [value]:
-            ok = (lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)
-            if not ok:
-                raise ConfigError(f"{where}: {path} = {v!r} is outside {'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}.")
+            if not ((lo <= v if interval[0] == "[" else lo < v) and (v <= hi if interval[-1] == "]" else v < hi)):
+                raise ConfigError(f"{where}: {path} = {v!r} is outside {interval}.")
 
 
 def _pair(value: Any, what: str, where: str) -> tuple[int, int]:
