@@ -144,6 +144,21 @@ def test_only_models_with_a_space_are_sweepable():
     assert set(sweepable(MODEL_KEYS)) == set(MODEL_KEYS) - {"flat", "mean"}
 
 
+def test_each_worker_trains_on_its_own_gpu(monkeypatch):
+    import torch
+
+    from lightning_eq.tracking.sweeps import one_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert [one_device(Config(), i).trainer.devices for i in (0, 1, 5)] == ["0,", "1,", "1,"]
+    cpu = Config()
+    cpu.trainer.accelerator = "cpu"
+    assert one_device(cpu, 3).trainer.devices == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert one_device(Config(), 1).trainer.devices == "auto"
+
+
 def test_study_names_follow_the_model_and_fold():
     assert study_name("attention", 2) == "attention-fold2"
 

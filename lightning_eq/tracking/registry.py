@@ -112,6 +112,7 @@ def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFA
     from lightning_eq.curves import N_BANDS
     from lightning_eq.tracking.pyfunc import CurveModel
     from lightning_eq.tracking.runs import experiment_id, git_commit, log_config, run_tags, tracking_client
+    from lightning_eq.tracking.sweeps import one_device
 
     choice = choose_champion(cfg, storage, model, models_dir, sweeps_dir)
     log.info("promoting %s (%s)", choice.key, choice.reason)
@@ -119,7 +120,7 @@ def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFA
     hq_words = hq_words or load_hq_words()
     if emb is None or not set(embedder_keys(choice.key, choice.config)) <= set(emb.vectors):
         emb = embed_for(choice.key, choice.config, data, cfg.embedders.cache_dir)
-    trained = fit_final(choice.key, choice.config, data, hq_words, emb)
+    trained = fit_final(choice.key, one_device(choice.config, 0), data, hq_words, emb)
     client = tracking_client(tracking_uri)
     signature = ModelSignature(inputs=Schema([ColSpec("string", "text")]),
                                outputs=Schema([TensorSpec(np.dtype("float64"), (-1, N_BANDS))]))

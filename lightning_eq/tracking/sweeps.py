@@ -88,14 +88,22 @@ def quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 
 
+def one_device(cfg: Config, index: int) -> Config:
+    """Worker ``index`` trains on GPU ``index`` mod the GPU count: with devices="auto" Lightning would spread
+    every trial over all GPUs (DDP), which these small heads do not need."""
+    if cfg.trainer.devices != "auto" or cfg.trainer.accelerator == "cpu":
+        return cfg
+    import torch
+
+    if not torch.cuda.is_available():
+        return cfg
+    return dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, devices=f"{index % torch.cuda.device_count()},"))
+
+
 def run_worker(job: WorkerJob) -> WorkerReport:
     """Join the study and run trials until its budget is met."""
     quiet_lightning()
-    cfg = job.cfg
-    if cfg.trainer.accelerator in ("gpu", "cuda") and cfg.trainer.devices == "auto" and job.index:
-        import torch  # one GPU per worker process
-
-        cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, devices=f"{job.index % max(1, torch.cuda.device_count())},"))
+    cfg = one_device(job.cfg, job.index)
     storage = open_storage(job.storage_url, job.sweep)
     study = load_study(job.study, storage, job.sweep, job.index)
     objective = Objective(job.key, cfg, job.spec, job.fold)
@@ -188,7 +196,7 @@ def finish_study(study: optuna.Study, job: WorkerJob, started: float, trials_bef
                          trials_run=finished - trials_before)
     if count[TrialState.COMPLETE]:
         best = study.best_trial
-        cfg = config_of(best, job.cfg, job.spec)
+        cfg = config_of(best, one_device(job.cfg, 0), job.spec)
         chosen = best.user_attrs.get("chosen", {})
         model, test, test_part = refit_and_test(job.key, cfg, job.fold, chosen)
         result = dataclasses.replace(result, best_trial=best.number, best_params=dict(best.params),
