@@ -112,6 +112,7 @@ def test_a_failing_trial_leaves_its_run_failed(tmp_path, data, hq_words, emb, mo
     assert "simulated" in child.data.tags["error"] and child.data.params["head.dropout"]
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_runs_of_trials_failed_by_heartbeat_are_closed(tmp_path):
     """A worker killed mid-trial cannot end its run; once the trial is failed, the run must not stay RUNNING."""
     spec = load_spec("glove", write_space(tmp_path).parent)
