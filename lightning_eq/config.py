@@ -51,7 +51,7 @@ class HeadConfig:
     lr_step_updates: int = 10000  # the study decays every 10,000 updates
     lr_gamma: float = 0.5
     batch_size: int = 32
-    max_epochs: int = 150
+    max_epochs: int = 80  # measured: as good as 150 on validation words (the best epoch is kept), half the time
     attention_dim: int = 64  # attention: width of each embedding's projection
     input_dropout: float = 0.0
     standardize: bool = True  # standardise each input feature with the training mean and std

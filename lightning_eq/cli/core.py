@@ -1,4 +1,4 @@
-"""Core commands: run (the main job), evaluate, predict."""
+"""Core commands: evaluate and predict (the main job, `run`, is in cli/job.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ BARS = "▁▂▃▄▅▆▇█"
 ModelsDir = typer.Option(Path("models"), "--models-dir", help="Where trained models are saved and read.")
 CacheDir = typer.Option(None, "--cache-dir", envvar="LIGHTNING_EQ_CACHE",
                         help="Embedding and model cache (default ~/.cache/lightning-eq).")
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # lightning_eq.tracking's, without importing mlflow
+TrackingUri = typer.Option(DEFAULT_TRACKING_URI, "--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+                           help="MLflow store: sqlite:///path or http://host:port of an MLflow server.")
 
 
 def _config(cache_dir: Optional[str]) -> Config:
@@ -76,20 +79,6 @@ def evaluate(
     typer.echo(f"Best model: {result.best}. Reports: {result.report_paths[0]}, {result.report_paths[1]}")
 
 
-@app.command()
-def run(
-    models_dir: Path = ModelsDir,
-    reports_dir: Path = typer.Option(Path("reports"), "--reports-dir"),
-    cache_dir: Optional[str] = CacheDir,
-) -> None:
-    """The main job: embed, train, evaluate every model, write the report, print the table and how to predict."""
-    result = _evaluate(None, "both", None, None, reports_dir, models_dir, reports_dir / "predictions.json", cache_dir)
-    typer.echo("\n" + result.table)
-    typer.echo(f"Best model (lowest word-disjoint test MAE): {result.best}")
-    typer.echo(f"Reports: {result.report_paths[1]} and {result.report_paths[0]}; trained models in {models_dir}/")
-    typer.echo('Next: lightning-eq predict "warm" "bright and airy"   (add --format json, or --model KEY)')
-
-
 def _sparkline(values) -> str:
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
@@ -104,8 +93,10 @@ def predict(
     max_gain_db: float = typer.Option(5.0, "--max-gain-db", help="Peak gain of the dB column in the table."),
     models_dir: Path = ModelsDir,
     cache_dir: Optional[str] = CacheDir,
+    tracking_uri: str = TrackingUri,
 ) -> None:
-    """Print the 40-band EQ curve of each description."""
+    """Print the 40-band EQ curve of each description (by default from the registered champion, else the
+    best model of the last evaluation)."""
     from lightning_eq.curves import BAND_CENTRES_HZ
     from lightning_eq.predict import predict_curves
 
@@ -117,7 +108,7 @@ def predict(
         check_model_key(model)
     for text in texts:  # reject empty descriptions before loading any model
         parse_description(text)
-    curves = predict_curves(texts, model, models_dir, cache_dir or Config().embedders.cache_dir)
+    curves = predict_curves(texts, model, models_dir, cache_dir or Config().embedders.cache_dir, tracking_uri)
     if output_format == "json":
         out = {"freqs_hz": list(BAND_CENTRES_HZ), "predictions": [
             {"text": c.text, "curve_z": c.curve_z.round(5).tolist(), "curve_unit": c.curve_unit.round(6).tolist(),

@@ -15,7 +15,7 @@ import typer
 import yaml
 
 from lightning_eq.cli import app
-from lightning_eq.cli.core import CacheDir, ModelsDir
+from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri
 from lightning_eq.config import Config, check_model_key, merge
 from lightning_eq.errors import ConfigError
 from lightning_eq.tracking import DEFAULT_TRACKING_URI
@@ -25,8 +25,6 @@ DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"  # lightning_eq.training.sweep.DE
 
 Storage = typer.Option(DEFAULT_STORAGE, "--storage", envvar="LIGHTNING_EQ_STORAGE",
                        help="Optuna study storage: sqlite:///path (one machine) or postgresql://user@host/db (many).")
-TrackingUri = typer.Option(DEFAULT_TRACKING_URI, "--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-                           help="MLflow store: sqlite:///path or http://host:port of an MLflow server.")
 SweepsDir = typer.Option(None, "--sweeps-dir", help="Folder of <model>.yaml search spaces (default: the project's sweeps/).")
 Host = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only).")
 
@@ -102,6 +100,7 @@ def sweep(
     from lightning_eq.embeddings import embed_vocabulary
     from lightning_eq.tracking.sweeps import run_sweeps, sweep_embedders
     from lightning_eq.training.evaluate import Embeddings
+    from lightning_eq.training.report import sweep_table
 
     data, hq_words = load_records(cfg.data_path or None, cfg.language), load_hq_words()
     keys = sweep_embedders(models, cfg, sweeps_dir, overrides)
@@ -109,12 +108,7 @@ def sweep(
     results = run_sweeps(cfg, emb, models, folds, trials, storage, None if no_tracking else tracking_uri,
                          data=data, hq_words=hq_words, workers=workers, timeout_s=timeout, sweeps_dir=sweeps_dir,
                          overrides=overrides)
-    typer.echo("\n| study | trials (pruned, failed) | val MAE | test MAE | best params |\n|---|---|---:|---:|---|")
-    for r in results:
-        params = ", ".join(f"{k.split('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.', 1)[-1]}={v}"
-                           for k, v in r.best_params.items())
-        typer.echo(f"| {r.study} | {r.finished} ({r.pruned}, {r.failed}) | {r.val_mae_unit:.4f} | {r.test_mae_unit:.4f} | {params} |")
-    typer.echo("\nTest MAE is scored once per study, with the config chosen on validation words.")
+    typer.echo("\n" + sweep_table(results))
     if not no_tracking:
         typer.echo(f"Runs: lightning-eq ui --tracking-uri {tracking_uri}")
     typer.echo(f"Studies: lightning-eq dashboard --storage {storage}")

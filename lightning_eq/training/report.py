@@ -72,3 +72,16 @@ def write_reports(out_dir: str | Path, results: list[dict], summary: list[dict],
     json_path.write_text(json.dumps({"meta": meta, "summary": summary, "results": results}, indent=1) + "\n")
     md_path.write_text(f"# lightning-eq evaluation\n\n{table}\n")
     return json_path, md_path
+
+
+def sweep_table(results: list) -> str:
+    """Markdown: one row per Optuna study (model, fold) with its validation and test scores."""
+    lines = ["| study | trials (pruned, failed) | val MAE | test MAE | test r word | best params |",
+             "|---|---|---:|---:|---:|---|"]
+    for r in results:
+        params = ", ".join(f"{k.split('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.', 1)[-1]}={v}"
+                           for k, v in r.best_params.items())
+        lines.append(f"| {r.study} | {r.finished} ({r.pruned}, {r.failed}) | {r.val_mae_unit:.4f} | "
+                     f"{r.test_mae_unit:.4f} | {r.test.get('test/r_word', float('nan')):.2f} | {params} |")
+    lines += ["", "Validation MAE chose each configuration; test MAE was scored once per study, with that configuration."]
+    return "\n".join(lines)
