@@ -83,13 +83,19 @@ def word_means(part: Part) -> Part:
     return Part({k: v[rows] for k, v in part.features.items()}, curves, names, [part.rows[i] for i in rows])
 
 
+def fit_rows(key: str, cfg: Config, part: Part) -> Part:
+    """The rows a fit sees: every record, or each word's mean curve, as ``cfg.train_on`` says for ``key``."""
+    if cfg.train_on == "words" or (cfg.train_on == "auto" and key in ("knn", "ridge")):
+        return word_means(part)
+    return part
+
+
 def fit_selected(key: str, cfg: Config, train: Part, inner: Part, val: Part):
     """Choose hyperparameters on ``val`` (fit on ``inner``), then refit with them on all of ``train``.
 
     When ``cfg.train_on`` says so (see Config) the fits see each word's mean curve; ``val`` stays per record.
     """
-    if cfg.train_on == "words" or (cfg.train_on == "auto" and key in ("knn", "ridge")):
-        train, inner = word_means(train), word_means(inner)
+    train, inner = fit_rows(key, cfg, train), fit_rows(key, cfg, inner)
     probe = build_model(key, cfg)
     probe.fit(inner.features, inner.curves_unit, inner.words, val=val.validation())
     model = build_model(key, cfg, chosen=probe.chosen)

@@ -22,7 +22,7 @@ from lightning_eq.data.folds import word_folds
 from lightning_eq.data.socialeq import SocialEQ
 from lightning_eq.models.catalog import build_model, embedder_keys
 from lightning_eq.models.metrics import score
-from lightning_eq.training.evaluate import Embeddings, Part, inner_split, take, word_means
+from lightning_eq.training.evaluate import Embeddings, Part, fit_rows, inner_split, take
 from lightning_eq.training.space import SweepSpec, apply_values, suggest
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,6 @@ class FoldData:
         emb = self.embeddings(cfg, keys)
         index = self.indices()
         return {name: take(self.data, emb, index[name], keys) for name in names}
-
-
-def fit_rows(key: str, cfg: Config, part: Part) -> Part:
-    """The rows a fit sees: per record, or each word's mean curve, by ``cfg.train_on`` as in ``fit_selected``."""
-    if cfg.train_on == "words" or (cfg.train_on == "auto" and key in ("knn", "ridge")):
-        return word_means(part)
-    return part
 
 
 @dataclass
