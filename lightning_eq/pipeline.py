@@ -86,7 +86,8 @@ def run_job(cfg: Config, job: Job) -> JobResult:
             model = fit_final(key, cfg, data, hq_words, emb)
             metrics = {k: v for r in summary if r["model"] == key for k, v in r.items() if k.startswith("test/")}
             save_model(StoredModel(key, cfg, model, metrics), job.models_dir)
-        set_best_model(job.models_dir, best, meta["best_by"])
+        score = next(r["test/mae_unit"] for r in summary if r["model"] == best and r["protocol"] == protocol)
+        set_best_model(job.models_dir, best, meta["best_by"], score if protocol == "words" else None)
         seconds["final"] = time.perf_counter() - start
     return JobResult(summary, best, table, paths, seconds)
 

@@ -57,9 +57,21 @@ def best_model_key(models_dir: str | Path) -> str | None:
     return json.loads(path.read_text())["model"] if path.is_file() else None
 
 
-def set_best_model(models_dir: str | Path, key: str, reason: str) -> None:
+def best_model_score(models_dir: str | Path) -> tuple[str, float] | None:
+    """(key, mean word-disjoint test MAE) of the evaluation's best model, when the evaluation recorded it."""
+    path = Path(models_dir) / BEST_FILE
+    if not path.is_file():
+        return None
+    best = json.loads(path.read_text())
+    return (best["model"], float(best["test/mae_unit"])) if "test/mae_unit" in best else None
+
+
+def set_best_model(models_dir: str | Path, key: str, reason: str, test_mae_unit: float | None = None) -> None:
     Path(models_dir).mkdir(parents=True, exist_ok=True)
-    (Path(models_dir) / BEST_FILE).write_text(json.dumps({"model": key, "reason": reason}, indent=1) + "\n")
+    best = {"model": key, "reason": reason}
+    if test_mae_unit is not None:
+        best["test/mae_unit"] = test_mae_unit
+    (Path(models_dir) / BEST_FILE).write_text(json.dumps(best, indent=1) + "\n")
 
 
 def load_model(models_dir: str | Path, key: str | None = None) -> StoredModel:

@@ -2,8 +2,8 @@
 
 The champion is chosen from the sweeps in the study storage: the model key with the lowest mean test MAE over
 its swept folds (the cross-validated estimate, as the evaluation picks its best model), with the parameters of
-its trial with the lowest *validation* MAE. Without sweeps, ``models/best.json`` (the evaluation's pick) with
-the default config. It is retrained on all the data (``fit_final``) and registered; older versions stay.
+its trial with the lowest *validation* MAE -- unless the evaluation's best model (``models/best.json``), with its
+default config, has the lower mean word-disjoint test MAE: then that one. Without sweeps, the evaluation's pick. It is retrained on all the data (``fit_final``) and registered; older versions stay.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from lightning_eq.config import Config, check_model_key, to_dict
 from lightning_eq.data.socialeq import SocialEQ, load_hq_words, load_records
 from lightning_eq.errors import ModelNotFound
 from lightning_eq.models.catalog import embedder_keys
-from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, best_model_key, save_model
+from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, best_model_key, best_model_score, save_model
 from lightning_eq.tracking import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL
 from lightning_eq.training.evaluate import Embeddings, fit_final
 from lightning_eq.training.space import load_spec
@@ -55,9 +55,13 @@ def choose_champion(cfg: Config, storage: str | None = DEFAULT_STORAGE, model: s
     if model is not None:
         check_model_key(model)
     candidates = {k: v for k, v in studies.items() if model in (None, k)}
+    evaluated = best_model_score(models_dir) if model is None else None
     if candidates:
         key = min(candidates, key=lambda k: sum(s[0] for s in candidates[k]) / len(candidates[k]))
         test_mae = sum(s[0] for s in candidates[key]) / len(candidates[key])
+        if evaluated is not None and evaluated[1] < test_mae:
+            return Choice(evaluated[0], cfg, f"evaluation: lowest mean test MAE {evaluated[1]:.4f} with its default config, "
+                          f"below the best sweep ({key}, {test_mae:.4f})", {})
         best = min((s[1] for s in candidates[key]), key=lambda t: t.value)
         reason = (f"sweeps: lowest mean test MAE {test_mae:.4f} over {len(candidates[key])} fold(s); "
                   f"params of trial {best.number} (validation MAE {best.value:.4f})")
