@@ -49,14 +49,15 @@ def test_evaluate_one_fold_then_predict(tmp_path, data, hq_words):
         assert len(p["curve_z"]) == 40
 
     best = json.loads((models / "best.json").read_text())["model"]
-    done = cli("predict", "warm", "bright and airy", "--format", "json", "--models-dir", str(models))
+    no_registry = ("--tracking-uri", f"sqlite:///{tmp_path}/empty.db")  # a champion in ./mlruns would answer instead
+    done = cli("predict", "warm", "bright and airy", "--format", "json", "--models-dir", str(models), *no_registry)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
     assert out["freqs_hz"] == list(BAND_CENTRES_HZ)
     assert [p["text"] for p in out["predictions"]] == ["warm", "bright and airy"]
     assert all(len(p["curve_z"]) == 40 and len(p["curve_unit"]) == 40 and p["model"] == best for p in out["predictions"])
 
-    table = cli("predict", "warm", "--model", "mean", "--models-dir", str(models))
+    table = cli("predict", "warm", "--model", "mean", "--models-dir", str(models), *no_registry)
     assert table.returncode == 0 and "19682 Hz" in table.stdout
 
 
@@ -64,7 +65,7 @@ def test_evaluate_one_fold_then_predict(tmp_path, data, hq_words):
     (["predict", ""], "empty text"),
     (["predict", "warm", "--model", "glvoe"], "Unknown model 'glvoe'. Choose one of"),
     (["predict", "warm", "--format", "xml"], "Unknown --format 'xml'"),
-    (["predict", "warm", "--models-dir", "/nonexistent"], "No trained"),
+    (["predict", "warm", "--models-dir", "/nonexistent", "--tracking-uri", "sqlite:////nonexistent/mlflow.db"], "No trained"),
     (["evaluate", "--folds", "7"], "--folds must be between 0 and 3"),
 ])
 def test_bad_input_gets_one_line(args, message):
