@@ -90,7 +90,9 @@ class BertEmbedder:
     def _load(self):
         if self._encoder is None:
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # a per-load "Loading weights" bar on stderr tells a user nothing
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self._source)
                 encoder = AutoModel.from_pretrained(self._source)

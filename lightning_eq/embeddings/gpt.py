@@ -136,7 +136,9 @@ class GptEmbedder:
     def _load(self):
         if self._lm is None:
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # a per-load "Loading weights" bar on stderr tells a user nothing
             if self._gguf is not None:
                 convert_gguf(self._gguf, Path(self._source))
             try:
