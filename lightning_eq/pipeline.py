@@ -71,7 +71,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     candidates = [m for m in job.models if m in STUDY_MODELS or m in ("e5", "knn", "ridge")] or list(job.models)
     protocol = "words" if "words" in job.protocols else job.protocols[0]
     best = best_model(summary, candidates, protocol)
-    table = markdown(summary, DESCRIPTIONS)
+    table = markdown(summary, DESCRIPTIONS) + _raters_note(data, splits)
     meta = {"data": str(data.path), "records": len(data), "words": len(data.words), "best_model": best,
             "best_by": f"lowest mean {protocol} test/mae_unit", "config": _config_dict(cfg), "seconds": seconds}
     paths = write_reports(job.reports_dir, evaluation.results, summary, meta, table)
@@ -90,6 +90,19 @@ def run_job(cfg: Config, job: Job) -> JobResult:
         set_best_model(job.models_dir, best, meta["best_by"], score if protocol == "words" else None)
         seconds["final"] = time.perf_counter() - start
     return JobResult(summary, best, table, paths, seconds)
+
+
+def _raters_note(data, splits) -> str:
+    """A reference line: how well the other raters of the same test word predict each test record."""
+    from lightning_eq.curves import z_to_unit
+    from lightning_eq.models.metrics import other_raters_mae
+
+    test = [i for s in splits if s.protocol == "words" for i in s.test]
+    if not test:
+        return ""
+    mae, n = other_raters_mae(z_to_unit(data.curves_z[test]), [data.records[i].descriptor for i in test])
+    return (f"\nReference: the mean curve of the other raters of the same word scores MAE {mae:.4f} on the {n} "
+            f"word-disjoint test records whose word has another rater (raters disagree; no text model is expected there).\n")
 
 
 def _config_dict(cfg: Config) -> dict:

@@ -124,3 +124,12 @@ def test_metrics_on_known_values():
     assert np.allclose(pearson_rows(1 - true, true), -1)
     s = score(1 - true, true, ["a", "a", "b", "b"])
     assert s["test/r_word"] == pytest.approx(-1) and s["test/r_word_pos"] == 0 and s["test/n_words"] == 2
+
+
+def test_other_raters_mae_uses_only_the_other_records_of_a_word():
+    from lightning_eq.models.metrics import other_raters_mae
+
+    curves = np.array([np.full(40, 0.2), np.full(40, 0.4), np.full(40, 0.9), np.full(40, 0.5)])
+    mae_unit, n = other_raters_mae(curves, ["warm", "warm", "warm", "alone"])
+    # 0.2 vs mean(0.4, 0.9) = 0.45; 0.4 vs 0.55; 0.9 vs 0.3 -> (0.45 + 0.15 + 0.6) / 3; 'alone' has no other rater
+    assert n == 3 and mae_unit == pytest.approx(0.4)

@@ -49,7 +49,9 @@ def _parse_ints(text: Optional[str], what: str, allowed: range | None = None) ->
     return values
 
 
-def _evaluate(models, protocol, folds, seeds, reports_dir, models_dir, predictions, cache_dir, save_models=True):
+def _evaluate(models, protocol, folds, seeds, reports_dir, models_dir, predictions, cache_dir, save_models=True, sets=()):
+    from lightning_eq.cli.sweeps import parse_sets  # here, not at the top: cli.sweeps imports this module
+    from lightning_eq.config import merge
     from lightning_eq.pipeline import Job, run_job
 
     protocols = ("words", "random") if protocol == "both" else (protocol,)
@@ -58,7 +60,7 @@ def _evaluate(models, protocol, folds, seeds, reports_dir, models_dir, predictio
     job = Job(models=_parse_models(models), protocols=protocols, folds=_parse_ints(folds, "--folds", range(4)),
               seeds=_parse_ints(seeds, "--seeds") or (0, 1, 2), reports_dir=reports_dir,
               models_dir=models_dir if save_models else None, predictions_path=predictions, cache_dir=cache_dir)
-    return run_job(_config(cache_dir), job)
+    return run_job(merge(_config(cache_dir), parse_sets(list(sets)), "--set"), job)
 
 
 @app.command()
@@ -70,11 +72,12 @@ def evaluate(
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where evaluation.json and evaluation.md go."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write every test prediction (z scale) to this JSON file."),
     save_models: bool = typer.Option(True, "--save-models/--no-save-models", help="Also train each model on all data for predict."),
+    sets: List[str] = typer.Option([], "--set", help="Config override, repeatable: head.dropout=0.2, train_on=records, embedders.gpt_layer=8."),
     models_dir: Path = ModelsDir,
     cache_dir: Optional[str] = CacheDir,
 ) -> None:
     """Train and score models under both protocols; write reports/evaluation.{json,md}."""
-    result = _evaluate(models, protocol, folds, seeds, reports_dir, models_dir, predictions, cache_dir, save_models)
+    result = _evaluate(models, protocol, folds, seeds, reports_dir, models_dir, predictions, cache_dir, save_models, sets)
     typer.echo(result.table)
     typer.echo(f"Best model: {result.best}. Reports: {result.report_paths[0]}, {result.report_paths[1]}")
 

@@ -54,3 +54,19 @@ def score(pred_unit: np.ndarray, true_unit: np.ndarray, words: Sequence[str], st
         f"{stage}/r_word_pos": float(np.mean(r_word > 0)),
         f"{stage}/n_words": float(len(names)),
     }
+
+
+def other_raters_mae(curves_unit: np.ndarray, words: Sequence[str]) -> tuple[float, int]:
+    """(MAE, n): each record against the mean curve of the *other* records of its word, over the n records
+    whose word has another one. How far raters of one word disagree: a floor no text model is expected to reach."""
+    rows = defaultdict(list)
+    for i, word in enumerate(words):
+        rows[word].append(i)
+    errors = []
+    for members in rows.values():
+        if len(members) > 1:
+            total = curves_unit[members].sum(axis=0)
+            for i in members:
+                others = (total - curves_unit[i]) / (len(members) - 1)
+                errors.append(np.mean(np.abs(others - curves_unit[i])))
+    return (float(np.mean(errors)) if errors else float("nan")), len(errors)
