@@ -72,7 +72,7 @@ def evaluate(
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where evaluation.json and evaluation.md go."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write every test prediction (z scale) to this JSON file."),
     save_models: bool = typer.Option(True, "--save-models/--no-save-models", help="Also train each model on all data for predict."),
-    sets: List[str] = typer.Option([], "--set", help="Config override, repeatable: head.dropout=0.2, train_on=records, embedders.gpt_layer=8."),
+    sets: List[str] = typer.Option([], "--set", help="Config override, repeatable: head.dropout=0.2, train_on=words, embedders.gpt_layer=8."),
     models_dir: Path = ModelsDir,
     cache_dir: Optional[str] = CacheDir,
 ) -> None:

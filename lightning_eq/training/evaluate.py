@@ -84,8 +84,8 @@ def word_means(part: Part) -> Part:
 
 
 def fit_rows(key: str, cfg: Config, part: Part) -> Part:
-    """The rows a fit sees: every record, or each word's mean curve, as ``cfg.train_on`` says for ``key``."""
-    if cfg.train_on == "words" or (cfg.train_on == "auto" and key in ("knn", "ridge")):
+    """The rows a fit sees: every record, or each word's mean curve, as ``cfg.train_on`` says."""
+    if cfg.train_on == "words":
         return word_means(part)
     return part
 
