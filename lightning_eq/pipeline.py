@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from lightning_eq.config import Config, MODEL_KEYS
+from lightning_eq.config import MODEL_KEYS, Config, to_dict
 from lightning_eq.data.socialeq import load_hq_words, load_records
 from lightning_eq.models.catalog import DESCRIPTIONS, STUDY_MODELS, embedder_keys
 from lightning_eq.models.store import StoredModel, save_model, set_best_model
@@ -73,7 +73,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     best = best_model(summary, candidates, protocol)
     table = markdown(summary, DESCRIPTIONS) + _raters_note(data, splits)
     meta = {"data": str(data.path), "records": len(data), "words": len(data.words), "best_model": best,
-            "best_by": f"lowest mean {protocol} test/mae_unit", "config": _config_dict(cfg), "seconds": seconds}
+            "best_by": f"lowest mean {protocol} test/mae_unit", "config": to_dict(cfg), "seconds": seconds}
     paths = write_reports(job.reports_dir, evaluation.results, summary, meta, table)
     if job.predictions_path:
         job.predictions_path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,9 +103,3 @@ def _raters_note(data, splits) -> str:
     mae, n = other_raters_mae(z_to_unit(data.curves_z[test]), [data.records[i].descriptor for i in test])
     return (f"\nReference: the mean curve of the other raters of the same word scores MAE {mae:.4f} on the {n} "
             f"word-disjoint test records whose word has another rater (raters disagree; no text model is expected there).\n")
-
-
-def _config_dict(cfg: Config) -> dict:
-    from lightning_eq.config import to_dict
-
-    return to_dict(cfg)

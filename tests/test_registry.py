@@ -24,7 +24,7 @@ from lightning_eq.tracking import CHAMPION, REGISTERED_MODEL
 from lightning_eq.tracking.registry import choose_champion, load_champion, promote
 from lightning_eq.tracking.sweeps import run_sweeps
 from lightning_eq.training.evaluate import Embeddings
-from test_sweep_helpers import free_port, glove_cache, wait_http, write_space  # noqa: F401  (fixture)
+from test_sweep_helpers import free_port, glove_cache, stop_process, wait_http, write_space  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,4 @@ def test_mlflow_models_serve_answers_invocations(registry):
             predictions = json.load(response)["predictions"]
         assert len(predictions) == 2 and all(len(p) == 40 for p in predictions)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)

@@ -14,7 +14,7 @@ import pytest
 
 from lightning_eq.cli.sweeps import parse_sets
 from lightning_eq.errors import ConfigError
-from test_sweep_helpers import free_port, wait_http
+from test_sweep_helpers import free_port, stop_process, wait_http
 
 CLI = str(Path(sys.executable).parent / "lightning-eq")
 
@@ -68,8 +68,7 @@ def test_dashboard_serves_the_studies(tmp_path):
             names = [s["study_name"] for s in json.load(response)["study_summaries"]]
         assert names == ["glove-fold0"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_process(proc)
 
 
 @pytest.mark.slow
@@ -88,5 +87,4 @@ def test_ui_serves_the_mlflow_store(tmp_path):
             names = {e["name"] for e in json.load(response)["experiments"]}
         assert "lightning-eq-sweeps" in names
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_process(proc)

@@ -7,6 +7,7 @@ a server, and a session embedding cache holding the real GloVe vectors of the vo
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +64,16 @@ def wait_http(url: str, timeout_s: float, proc=None) -> None:
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {timeout_s} s")
+
+
+def stop_process(proc) -> None:
+    """Terminate a server started by a test; kill it if it ignores that for 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from lightning_eq.config import Config
 from lightning_eq.training.sweep import FoldData
 from lightning_eq.tracking.sweeps import run_sweep
-from test_sweep_helpers import fake_embeddings, free_port, wait_http, write_space
+from test_sweep_helpers import fake_embeddings, free_port, stop_process, wait_http, write_space
 
 
 @pytest.fixture
@@ -25,11 +25,7 @@ def mlflow_server(tmp_path):
         wait_http(f"http://127.0.0.1:{port}/health", 120, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @pytest.mark.slow

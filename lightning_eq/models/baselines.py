@@ -61,18 +61,24 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class KnnBaseline(FlatBaseline):
+class EmbeddingBaseline(FlatBaseline):
+    """A baseline that reads one embedding, named by ``embedder`` (the config's ``baseline.embedder``)."""
+
+    embedder: str = "gpt"
+
+    def __post_init__(self):
+        self.embedder_keys = (self.embedder,)
+
+
+@dataclass
+class KnnBaseline(EmbeddingBaseline):
     """Mean curve of the k training words nearest (cosine) in one embedding."""
 
     key: str = "knn"
-    embedder: str = "bert"
     k_candidates: tuple[int, ...] = (3, 5, 10, 20, 40)
     k: int = 10
     word_vectors: np.ndarray | None = None
     word_curves: np.ndarray | None = None
-
-    def __post_init__(self):
-        self.embedder_keys = (self.embedder,)
 
     def fit(self, features, curves_unit, words, val=None) -> None:
         names, self.word_curves = group_means(curves_unit, words)
@@ -94,17 +100,13 @@ class KnnBaseline(FlatBaseline):
 
 
 @dataclass
-class RidgeBaseline(FlatBaseline):
+class RidgeBaseline(EmbeddingBaseline):
     """Ridge regression from one standardised embedding to the 40 bands."""
 
     key: str = "ridge"
-    embedder: str = "bert"
     alpha_candidates: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
     alpha: float = 10.0
     model: object = None
-
-    def __post_init__(self):
-        self.embedder_keys = (self.embedder,)
 
     def _fit(self, features, curves_unit, alpha):
         from sklearn.linear_model import Ridge
