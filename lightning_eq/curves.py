@@ -70,6 +70,8 @@ class EqCurve:
     model: str | None = None
     text: str | None = None
     amount: float = 1.0  # intensity carried from the description ("very" 1.5, "less" -1); multiplies to_db's amount
+    confidence: float | None = None  # how well the model's training covers the description, in [0, 1]
+    language: str | None = None  # the description's language as identified ("en", "es"; None: not identified)
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=float)
@@ -96,9 +98,13 @@ class EqCurve:
     def curve_unit(self) -> np.ndarray:
         return z_to_unit(self.curve_z)
 
-    def to_db(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB, amount: float = 1.0) -> EqCurve:
-        """This curve as gains in dB (a dB curve is rescaled by the same rule); amounts multiply."""
-        gains_db = shape_to_db(self.values, max_gain_db, amount * self.amount)
+    def to_db(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB, amount: float = 1.0, confidence_scaling: bool = True) -> EqCurve:
+        """This curve as gains in dB (a dB curve is rescaled by the same rule); amounts multiply, and so does the
+        confidence unless ``confidence_scaling`` is off (an unfamiliar description gets a gentler curve)."""
+        scale = amount * self.amount
+        if confidence_scaling and self.confidence is not None:
+            scale *= self.confidence
+        gains_db = shape_to_db(self.values, max_gain_db, scale)
         return EqCurve(gains_db, "db", self.centres_hz, self.model, self.text)
 
     def to_dict(self) -> dict:
@@ -109,6 +115,10 @@ class EqCurve:
             out["text"] = self.text
         if self.amount != 1.0:
             out["amount"] = self.amount
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
+        if self.language is not None:
+            out["language"] = self.language
         return out
 
     @classmethod
@@ -118,16 +128,18 @@ class EqCurve:
             raise DataError(f"{source}: expected a JSON object with 'values' and 'scale', got {type(data).__name__}.")
         centres = tuple(data.get("centres_hz") or data.get("freqs_hz") or BAND_CENTRES_HZ)
         amount = float(data.get("amount", 1.0))
+        confidence = None if data.get("confidence") is None else float(data["confidence"])
+        extra = {"confidence": confidence, "language": data.get("language")}
         for key, scale in (("curve_z", "z"), ("curve_unit", "unit"), ("gains_db", "db")):
             if key in data:
-                return cls(np.asarray(data[key], dtype=float), scale, centres, data.get("model"), data.get("text"), amount)
+                return cls(np.asarray(data[key], dtype=float), scale, centres, data.get("model"), data.get("text"), amount, **extra)
         if "values" not in data:
             raise DataError(f"{source}: expected 'values' (with 'scale'), 'curve_z', 'curve_unit' or 'gains_db'.")
         try:
             values = np.asarray(data["values"], dtype=float)
         except (TypeError, ValueError) as err:
             raise DataError(f"{source}: 'values' must be a list of numbers.") from err
-        return cls(values, data.get("scale", "z"), centres, data.get("model"), data.get("text"), amount)
+        return cls(values, data.get("scale", "z"), centres, data.get("model"), data.get("text"), amount, **extra)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
