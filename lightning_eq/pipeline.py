@@ -1,21 +1,28 @@
-"""The main job: embed the vocabulary, evaluate every model under both protocols, write the reports,
-train the final models on all the data and remember the best one."""
+"""The main job: embed once, sweep every model (a study per outer fold for the nested estimate, one over all
+words for the model to register), score the baselines the same way, evaluate the defaults on the random
+splits, save every final model, write the reports and name the champion."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from lightning_eq.config import MODEL_KEYS, Config, to_dict
+from lightning_eq.config import Config
 from lightning_eq.data.socialeq import load_hq_words, load_records
-from lightning_eq.models.catalog import DESCRIPTIONS, STUDY_MODELS, embedder_keys
+from lightning_eq.embeddings.vectors import Vectors
+from lightning_eq.models.catalog import DESCRIPTIONS, MODEL_KEYS
 from lightning_eq.models.store import StoredModel, save_model, set_best_model
-from lightning_eq.training.evaluate import PROTOCOLS, Embeddings, evaluate, fit_final, splits_for
-from lightning_eq.training.report import best_model, markdown, summarise, write_reports
+from lightning_eq.search import DEFAULT_STORAGE
+from lightning_eq.search.runner import prewarm
+from lightning_eq.search.selection import FoldOutcome, choose_champion
+from lightning_eq.training.evaluate import default_config, evaluate, fit_final, fit_resolved, is_sweepable, outer_parts, splits_for, table_for
+from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
+from lightning_eq.training.report import markdown, nested_table, study_table, summarise
 
 log = logging.getLogger(__name__)
 
@@ -23,83 +30,117 @@ log = logging.getLogger(__name__)
 @dataclass
 class Job:
     models: Sequence[str] = MODEL_KEYS
-    protocols: Sequence[str] = PROTOCOLS
-    folds: Sequence[int] | None = None  # None: all four
-    seeds: Sequence[int] = (0, 1, 2)
+    trials: int | None = None  # per study (default: each YAML's sweep.trials)
+    workers: int = 1
+    storage: str = DEFAULT_STORAGE
+    tracking_uri: str | None = None
     reports_dir: Path = Path("reports")
-    models_dir: Path | None = Path("models")  # None: do not train and save final models
-    predictions_path: Path | None = None
+    models_dir: Path = Path("models")
     cache_dir: str | None = None
+    sweeps_dir: str | Path | None = None
+    random_seeds: Sequence[int] = (0, 1, 2)
 
 
 @dataclass
 class JobResult:
-    summary: list[dict]
-    best: str
-    table: str
-    report_paths: tuple[Path, Path]
+    sweeps: list[ModelSweep]
+    champion: str
+    champion_reason: str
+    tables: dict[str, str]
+    report_paths: list[Path]
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def embed_words(texts: list[str], keys: Sequence[str], cfg: Config, cache_dir: str | None = None) -> Embeddings:
-    """Every text through every embedder in ``keys`` (cached on disk; progress is logged per embedder)."""
-    from lightning_eq.embeddings import embed_vocabulary
+def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> ModelSweep:
+    """flat and mean have nothing to search: their default is scored on each outer fold (default = swept)."""
+    from lightning_eq.search.selection import test_scores
 
-    return Embeddings(list(texts), embed_vocabulary(keys, texts, cfg.embedders, cache_dir))
+    out = ModelSweep(key)
+    for fold in range(4):
+        train, test = outer_parts(data, hq_words, cfg, fold)
+        fitted = fit_resolved(key, cfg, train, vectors)
+        scores = test_scores(fitted.model, key, fitted.config, test, vectors)
+        out.folds.append(FoldOutcome(key, fold, f"{key}-fold{fold}", fitted.cv.value, fitted.cv.value, fitted.cv.stderr,
+                                     0, scores, scores))
+    final = fit_final(key, cfg, table_for(data, cfg), vectors)
+    out.final_model, out.final_config, out.final_value, out.final_stderr = final.model, final.config, final.cv.value, final.cv.stderr
+    return out
 
 
 def run_job(cfg: Config, job: Job) -> JobResult:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    data = load_records(cfg.data_path or None, cfg.language)
-    hq_words = load_hq_words()
-    keys = sorted({k for m in job.models for k in embedder_keys(m, cfg)})
-    emb = embed_words(data.words, keys, cfg, job.cache_dir)
+    data, hq_words = load_records(cfg.data.path or None, "English"), load_hq_words()
+    vectors = Vectors(data.words, job.cache_dir)
+    request = SweepRequest([m for m in job.models if is_sweepable(m, job.sweeps_dir)], SCOPES, job.trials, job.workers,
+                           job.storage, job.tracking_uri, job.sweeps_dir)
+    for key in request.models:  # every embedding any trial can read, once, before the first study
+        prewarm(plan_for(key, "all", cfg, data, hq_words, request)[0], vectors)
     seconds["embed"] = time.perf_counter() - start
 
-    splits = splits_for(data, hq_words, job.protocols, job.folds, job.seeds)
-    total, done = len(splits) * len(job.models), [0]
+    mark = time.perf_counter()
+    sweeps: list[ModelSweep] = []
+    total, done = len(request.models) * len(SCOPES), [0]
 
-    def progress(message: str) -> None:
+    def progress(summary: dict) -> None:
         done[0] += 1
-        log.info("[evaluate %d/%d] %s", done[0], total, message)
+        test = summary.get("test", {}).get("test/mae_unit")
+        log.info("[study %d/%d] %s: CV MAE default %.4f, best %.4f ± %.4f%s (%.0f s)", done[0], total, summary["study"],
+                 summary["default_value"], summary["best_value"], summary["best_se"],
+                 f"; test MAE {test:.4f}" if test is not None else "", summary["seconds"])
 
-    start = time.perf_counter()
-    evaluation = evaluate(data, hq_words, emb, cfg, job.models, splits, on_step=progress)
-    seconds["evaluate"] = time.perf_counter() - start
-    summary = summarise(evaluation.results)
-    candidates = [m for m in job.models if m in STUDY_MODELS or m in ("e5", "knn", "ridge")] or list(job.models)
-    protocol = "words" if "words" in job.protocols else job.protocols[0]
-    best = best_model(summary, candidates, protocol)
-    table = markdown(summary, DESCRIPTIONS) + _raters_note(data, splits)
-    meta = {"data": str(data.path), "records": len(data), "words": len(data.words), "best_model": best,
-            "best_by": f"lowest mean {protocol} test/mae_unit", "config": to_dict(cfg), "seconds": seconds}
-    paths = write_reports(job.reports_dir, evaluation.results, summary, meta, table)
-    if job.predictions_path:
-        job.predictions_path.parent.mkdir(parents=True, exist_ok=True)
-        job.predictions_path.write_text(json.dumps(evaluation.predictions) + "\n")
+    for key in request.models:
+        sweeps.append(sweep_model(key, cfg, data, hq_words, vectors, request, on_study=progress))
+    for key in [m for m in job.models if not is_sweepable(m, job.sweeps_dir)]:
+        sweeps.append(_baseline_folds(key, default_config(key, cfg, job.sweeps_dir), data, hq_words, vectors))
+    seconds["sweeps"] = time.perf_counter() - mark
 
-    if job.models_dir is not None:
-        start = time.perf_counter()
-        for i, key in enumerate(job.models, 1):
-            log.info("[final %d/%d] training %s on all %d records", i, len(job.models), key, len(data))
-            model = fit_final(key, cfg, data, hq_words, emb)
-            metrics = {k: v for r in summary if r["model"] == key for k, v in r.items() if k.startswith("test/")}
-            save_model(StoredModel(key, cfg, model, metrics), job.models_dir)
-        score = next(r["test/mae_unit"] for r in summary if r["model"] == best and r["protocol"] == protocol)
-        set_best_model(job.models_dir, best, meta["best_by"], score if protocol == "words" else None)
-        seconds["final"] = time.perf_counter() - start
-    return JobResult(summary, best, table, paths, seconds)
+    mark = time.perf_counter()
+    configs = {key: default_config(key, cfg, job.sweeps_dir) for key in job.models}
+    random = evaluate(data, splits_for(data, hq_words, ("random",), seeds=job.random_seeds), vectors, configs,
+                      on_step=lambda m: log.info("[random split] %s", m))
+    seconds["random"] = time.perf_counter() - mark
+
+    english = {s.key: (s.final_value, s.final_stderr) for s in sweeps
+               if configs[s.key].data.language == "English" and math.isfinite(s.final_value)}
+    champion, reason = choose_champion(english)
+    for s in sweeps:
+        save_model(StoredModel(s.key, s.final_config, s.final_model, {"cv/mae_unit": s.final_value,
+                                                                      "cv/mae_unit_se": s.final_stderr}), job.models_dir)
+    set_best_model(job.models_dir, champion, reason, english[champion][0])
+    tables = {
+        "nested": nested_table([o for s in sweeps for o in s.folds], DESCRIPTIONS),
+        "studies": study_table([st for s in sweeps for st in s.studies]),
+        "random": markdown(summarise(random.results), DESCRIPTIONS),
+        "final": _final_table(sweeps, champion),
+    }
+    paths = _write_reports(job.reports_dir, sweeps, random, tables, {"champion": champion, "reason": reason,
+                                                                     "seconds": seconds})
+    seconds["total"] = time.perf_counter() - start
+    return JobResult(sweeps, champion, reason, tables, paths, seconds)
 
 
-def _raters_note(data, splits) -> str:
-    """A reference line: how well the other raters of the same test word predict each test record."""
-    from lightning_eq.curves import z_to_unit
-    from lightning_eq.models.metrics import other_raters_mae
+def _final_table(sweeps: list[ModelSweep], champion: str) -> str:
+    lines = ["| model | CV MAE over all words (best configuration) | |", "|---|---:|---|"]
+    for s in sorted(sweeps, key=lambda s: s.final_value):
+        lines.append(f"| {s.key} | {s.final_value:.4f} ± {s.final_stderr:.4f} | {'champion' if s.key == champion else ''} |")
+    return "\n".join(lines)
 
-    test = [i for s in splits if s.protocol == "words" for i in s.test]
-    if not test:
-        return ""
-    mae, n = other_raters_mae(z_to_unit(data.curves_z[test]), [data.records[i].descriptor for i in test])
-    return (f"\nReference: the mean curve of the other raters of the same word scores MAE {mae:.4f} on the {n} "
-            f"word-disjoint test records whose word has another rater (raters disagree; no text model is expected there).\n")
+
+def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict[str, str], meta: dict) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nested = [{"model": o.key, "fold": o.fold, "study": o.study, "default_value": o.default_value,
+               "best_value": o.best_value, "best_stderr": o.best_stderr, "best_trial": o.best_trial,
+               "default_test": o.default_test, "swept_test": o.swept_test, "swept_config": o.swept_config}
+              for s in sweeps for o in s.folds]
+    report = {"meta": meta, "nested": nested, "studies": [st for s in sweeps for st in s.studies],
+              "random": {"summary": summarise(random.results), "results": random.results}}
+    json_path = out_dir / "evaluation.json"
+    json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    md_path = out_dir / "evaluation.md"
+    md_path.write_text("# lightning-eq evaluation\n\n## Nested estimate (word-disjoint outer folds)\n\n" + tables["nested"]
+                       + "\n\n## Models over all words\n\n" + tables["final"] + "\n\n## Studies\n\n" + tables["studies"]
+                       + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"] + "\n")
+    preds_path = out_dir / "predictions.json"
+    preds_path.write_text(json.dumps(random.predictions) + "\n")
+    return [md_path, json_path, preds_path]

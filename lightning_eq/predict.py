@@ -1,4 +1,10 @@
-"""Text -> EqCurve with a trained model: embed the text the way the model was trained, run the model."""
+"""Text -> EqCurve with trained models: identify the description's language, route it to a model that handles
+that language, embed it the way that model was trained, run the model, say how sure it is.
+
+Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model).
+With one model there is nothing to route: it answers everything. Inference imports neither Lightning nor the
+training code: neural models predict through their plain-torch network.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,16 @@ from typing import Sequence
 import numpy as np
 
 from lightning_eq.curves import EqCurve, unit_to_z
-from lightning_eq.describe import describe
+from lightning_eq.describe import parse_description, describe
 from lightning_eq.embeddings.base import clean_texts
 from lightning_eq.errors import LightningEqError
 from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, load_model
 
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # lightning_eq.tracking's, without importing mlflow
 
-class Predictor:
-    """A loaded model plus its embedders (whose pretrained weights load only on a cache miss)."""
+
+class Route:
+    """One stored model with its embedders (whose pretrained weights load only on a cache miss)."""
 
     def __init__(self, stored: StoredModel, cache_dir: str | Path | None = None):
         from lightning_eq.embeddings import build_embedder
@@ -24,44 +32,101 @@ class Predictor:
         self.key = stored.key
         self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
 
+    def features(self, phrases: Sequence[str]) -> dict[str, np.ndarray]:
+        texts = clean_texts(phrases)
+        return {k: e.embed(texts) for k, e in self.embedders.items()}
+
+    def predict_z(self, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """((N, 40) z-scale curves, (N,) confidence or None when the model has no coverage)."""
+        features = self.features(phrases)
+        curves = unit_to_z(self.stored.model.predict(features, len(phrases)))
+        coverage = getattr(self.stored, "coverage", None)
+        return curves, None if coverage is None else np.asarray(coverage.score(features), dtype=float)
+
     def warm_up(self) -> None:
-        """Load every embedder's pretrained weights now, so the first new phrase does not pay for it."""
         for cached in self.embedders.values():
             cached.embedder.embed(["warm"])  # past the cache on purpose: loads the model, writes nothing
 
-    def predict_unit(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), 40) curves on the unit scale."""
-        texts = clean_texts(texts)
-        features = {k: e.embed(texts) for k, e in self.embedders.items()}
-        return self.stored.model.predict(features, len(texts))
+
+class Predictor:
+    """Routes each description to a model by its language; see the module docstring."""
+
+    def __init__(self, routes: dict[str, StoredModel], cache_dir: str | Path | None = None):
+        if not routes:
+            raise LightningEqError("No model to predict with; train one with `lightning-eq run`.")
+        self.routes = {name: Route(stored, cache_dir) for name, stored in routes.items()}
+        self.primary = self.routes.get("en") or next(iter(self.routes.values()))
+        self.key = self.primary.key
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """{route: model key}."""
+        return {name: route.key for name, route in self.routes.items()}
+
+    def warm_up(self) -> None:
+        """Load every embedder's weights (and the language identifier) now, so a first request does not wait."""
+        for route in self.routes.values():
+            route.warm_up()
+        if len(self.routes) > 1:
+            self.language("warm")
+
+    def language(self, text: str) -> str | None:
+        from lightning_eq.language import identify
+
+        return identify(text)
+
+    def route_for(self, language: str | None) -> Route:
+        if len(self.routes) == 1:
+            return self.primary
+        return self.routes["en"] if language == "en" and "en" in self.routes else self.routes.get("multi", self.primary)
 
     def predict(self, texts: Sequence[str]) -> list[EqCurve]:
-        """One z-scale EqCurve per description, tagged with the text and the model key.
+        """One z-scale EqCurve per description, with its language, the model that answered and its confidence.
 
         Descriptions go through ``describe``: several descriptors, intensity words and "less X" are handled
-        there; a plain word or phrase gets the model's own curve.
-        """
+        there; a plain word or phrase gets the model's own curve."""
         if isinstance(texts, str):
             texts = [texts]
-        return [describe(t, lambda phrases: unit_to_z(self.predict_unit(phrases)), self.key) for t in texts]
+        out = []
+        for text in texts:
+            language = self.language(text)
+            route = self.route_for(language)
+            confidences: list = []
+
+            def predict_z(phrases: list[str]) -> np.ndarray:
+                curves, confidence = route.predict_z(phrases)
+                confidences.append(confidence)
+                return curves
+
+            curve = describe(text, predict_z, route.key)
+            confidence = _combine(parse_description(text), confidences[0]) if confidences and confidences[0] is not None else None
+            out.append(EqCurve(curve.values, "z", model=route.key, text=text, amount=curve.amount,
+                               confidence=confidence, language=language))
+        return out
+
+
+def _combine(terms, confidences: np.ndarray) -> float:
+    """A description's confidence from its clauses' (see ``models.confidence.combine``)."""
+    from lightning_eq.models.confidence import combine
+
+    return float(combine(confidences, [t.weight for t in terms]))
 
 
 def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
-                   cache_dir: str | Path | None = None, tracking_uri: str | None = "sqlite:///mlruns/mlflow.db") -> Predictor:
-    """The trained model ``model``. By default the registry's ``lightning-eq@champion`` when ``tracking_uri`` has
-    one (``lightning-eq promote``), else the best model of the last evaluation in ``models_dir``. The default URI is
-    ``lightning_eq.tracking.DEFAULT_TRACKING_URI``; None skips the registry."""
+                   cache_dir: str | Path | None = None, tracking_uri: str | None = DEFAULT_TRACKING_URI) -> Predictor:
+    """The trained model ``model`` from ``models_dir``; by default the registry's ``lightning-eq@champion`` when
+    ``tracking_uri`` has one (``lightning-eq promote``), else the best model of the last run in ``models_dir``."""
     if model is None and tracking_uri:
-        from lightning_eq.tracking.registry import load_champion
+        from lightning_eq.tracking.champion import load_champion
 
-        champion = load_champion(tracking_uri)
-        if champion is not None:
-            return Predictor(champion, cache_dir)
-    return Predictor(load_model(models_dir, model), cache_dir)
+        routes = load_champion(tracking_uri)
+        if routes is not None:
+            return Predictor(routes, cache_dir)
+    return Predictor({"en": load_model(models_dir, model)}, cache_dir)
 
 
 def predict_curves(texts: Sequence[str], model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
-                   cache_dir: str | Path | None = None, tracking_uri: str | None = "sqlite:///mlruns/mlflow.db") -> list[EqCurve]:
+                   cache_dir: str | Path | None = None, tracking_uri: str | None = DEFAULT_TRACKING_URI) -> list[EqCurve]:
     """Convenience: load a predictor (the champion by default, see ``load_predictor``) and predict z-scale curves."""
     if not texts:
         raise LightningEqError("Expected at least one description, such as 'warm' or 'bright and airy'.")

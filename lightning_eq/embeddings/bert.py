@@ -64,7 +64,7 @@ class BertEmbedder:
 
     key = "bert"
 
-    def __init__(self, model: str = PACKAGE):
+    def __init__(self, model: str = PACKAGE, cache_root: str | Path | None = None):
         self.model = model
         self._source, self._model_id = locate_model(model, PACKAGE, "model")
         self._tokenizer = None

@@ -76,9 +76,9 @@ class E5Embedder:
 
     key = "e5"
 
-    def __init__(self, variant: str = "original", engines_dir: str | Path = "~/.cache/lightning-eq/engines"):
+    def __init__(self, variant: str = "original", cache_root: str | Path = "~/.cache/lightning-eq"):
         self.variant = variant
-        self.engines_dir = Path(engines_dir).expanduser()
+        self.engines_dir = Path(cache_root).expanduser() / "engines"
         self._model = None
 
     def _model_file(self) -> Path | None:

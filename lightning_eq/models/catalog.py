@@ -1,61 +1,85 @@
-"""Every model key, which embeddings it reads, and how to build it from the config."""
+"""The one registry of model keys: what each model is, which embeddings it reads, which config section holds its
+hyperparameters, and how to build it.
+
+Every embedder of ``embeddings.registry`` gets a dense head of the same key; ``ensemble`` and ``attention``
+read the embedders of ``ensemble.embedders``; ``knn`` and ``ridge`` read ``baseline.embedder``. A model's
+*default configuration* is ``Config()`` with the ``fixed:`` settings of its ``sweeps/<key>.yaml``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
+from typing import Callable
 
-from lightning_eq.config import HEAD_MODEL_KEYS, MODEL_KEYS, Config, check_model_key
-from lightning_eq.models.baselines import FlatBaseline, KnnBaseline, MeanBaseline, RidgeBaseline
+from lightning_eq.config import Config
+from lightning_eq.embeddings.registry import EMBEDDERS
+from lightning_eq.errors import ConfigError
 
-STUDY_MODELS = HEAD_MODEL_KEYS + ("ensemble", "attention")  # the study's six
-DESCRIPTIONS = {
-    "glove": "dense head on GloVe 6B 50-d",
-    "tok2vec": "dense head on spaCy Tok2Vec (+ static vectors)",
-    "gpt": "dense head on a decoder-only LM's hidden states",
-    "bert": "dense head on a BERT-family encoder",
-    "e5": "dense head on multilingual e5-small",
-    "ensemble": "dense head on all four embeddings side by side",
-    "attention": "attention ensemble over the four embeddings",
-    "flat": "baseline: the flat curve",
-    "mean": "baseline: the mean training curve",
-    "knn": "baseline: mean curve of the k nearest training words",
-    "ridge": "baseline: ridge regression from an embedding",
-}
+
+@dataclass(frozen=True)
+class ModelEntry:
+    key: str
+    description: str
+    section: str  # the config section of its hyperparameters ("" for none)
+    kind: str  # head | ensemble | attention | baseline
+    embedders: Callable[[Config], tuple[str, ...]]
+
+
+def _entries() -> dict[str, ModelEntry]:
+    heads = [ModelEntry(k, f"dense head on {e.description}", "head", "head", lambda cfg, k=k: (k,)) for k, e in EMBEDDERS.items()]
+    ensembles = [
+        ModelEntry("ensemble", "dense head on several embeddings side by side", "head", "ensemble",
+                   lambda cfg: tuple(cfg.ensemble.embedders)),
+        ModelEntry("attention", "attention ensemble over several embeddings", "head", "attention",
+                   lambda cfg: tuple(cfg.ensemble.embedders)),
+    ]
+    baselines = [
+        ModelEntry("flat", "baseline: the flat curve", "", "baseline", lambda cfg: ()),
+        ModelEntry("mean", "baseline: the mean training curve", "", "baseline", lambda cfg: ()),
+        ModelEntry("knn", "baseline: mean curve of the k nearest training words", "baseline", "baseline",
+                   lambda cfg: (cfg.baseline.embedder,)),
+        ModelEntry("ridge", "baseline: ridge regression from an embedding", "baseline", "baseline",
+                   lambda cfg: (cfg.baseline.embedder,)),
+    ]
+    return {e.key: e for e in heads + ensembles + baselines}
+
+
+MODELS: dict[str, ModelEntry] = _entries()
+MODEL_KEYS: tuple[str, ...] = tuple(MODELS)
+STUDY_MODELS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert", "ensemble", "attention")  # the study's six
+NEURAL_KINDS = ("head", "ensemble", "attention")
+DESCRIPTIONS = {k: e.description for k, e in MODELS.items()}
+
+
+def check_model_key(key: str) -> str:
+    if key not in MODELS:
+        raise ConfigError(f"Unknown model {key!r}. Choose one of: {', '.join(MODEL_KEYS)}.")
+    return key
+
+
+def is_neural(key: str) -> bool:
+    return MODELS[check_model_key(key)].kind in NEURAL_KINDS
 
 
 def embedder_keys(key: str, cfg: Config) -> tuple[str, ...]:
-    """The embeddings model ``key`` reads."""
-    check_model_key(key)
-    if key in ("ensemble", "attention"):
-        return HEAD_MODEL_KEYS
-    if key in ("knn", "ridge"):
-        return (cfg.baseline.embedder,)
-    if key in ("flat", "mean"):
-        return ()
-    return (key,)
+    """The embeddings model ``key`` reads under ``cfg``."""
+    return MODELS[check_model_key(key)].embedders(cfg)
 
 
-def build_model(key: str, cfg: Config, chosen: dict | None = None):
-    """A fresh, untrained model. ``chosen`` fixes hyperparameters picked on validation words."""
-    from lightning_eq.training.fit import NeuralModel  # torch is imported only when a neural model is built
+def build_model(key: str, cfg: Config):
+    """A fresh, untrained model of ``key`` with ``cfg``'s settings (a list of candidates takes its first value:
+    the objective's inner folds resolve candidates to one before anything is fitted)."""
+    from lightning_eq.models.baselines import FlatBaseline, KnnBaseline, MeanBaseline, RidgeBaseline
 
-    check_model_key(key)
-    chosen = chosen or {}
+    entry = MODELS[check_model_key(key)]
     if key == "flat":
         return FlatBaseline()
     if key == "mean":
         return MeanBaseline()
     if key == "knn":
-        ks = (chosen["k"],) if "k" in chosen else tuple(cfg.baseline.knn_k)
-        return KnnBaseline(embedder=cfg.baseline.embedder, k_candidates=ks, k=ks[0])
+        return KnnBaseline(embedder=cfg.baseline.embedder, k=cfg.baseline.knn_k[0])
     if key == "ridge":
-        alphas = (chosen["alpha"],) if "alpha" in chosen else tuple(cfg.baseline.ridge_alpha)
-        return RidgeBaseline(embedder=cfg.baseline.embedder, alpha_candidates=alphas, alpha=alphas[0])
-    head = cfg.head
-    if "best_epoch" in chosen:
-        head = dataclasses.replace(head, max_epochs=chosen["best_epoch"] + 1)
-    kind = key if key in ("ensemble", "attention") else "head"
-    return NeuralModel(key, embedder_keys(key, cfg), kind, head, cfg.trainer)
+        return RidgeBaseline(embedder=cfg.baseline.embedder, alpha=cfg.baseline.ridge_alpha[0])
+    from lightning_eq.models.neural import NeuralModel
 
-
-assert set(DESCRIPTIONS) == set(MODEL_KEYS)
+    return NeuralModel(key, entry.embedders(cfg), entry.kind, cfg.head, cfg.trainer)

@@ -1,90 +1,105 @@
-"""EqHead: the study's dense network as a LightningModule, for one embedding or an ensemble encoder.
+"""EqHead: the LightningModule that trains M members of ``StackedNet`` at once (the study's head, MAE loss, SGD).
 
-Dense layers with ReLU and dropout, 40 sigmoid outputs on the unit scale, MAE loss, SGD at 0.1 with a
-stepped decay every ``lr_step_updates`` optimiser updates (the study's settings are the defaults).
+Member m trains on the rows its weights mark (0 = not its row): in a trial, the members are the inner folds
+(times seeds) of the objective; a final fit is one member. The rows' features and curves stay on the device
+as tensors; a batch is only row indices (M, B) and weights (M, B), one mini-batch per member drawn from its own
+shuffled rows. The loss is each member's weighted mean absolute error, summed over members (their parameters
+are separate, so each gets its own gradient). Each epoch, ``val/mae_unit`` is the mean over members of their
+MAE on their validation rows (the running mean over inner folds that the pruner watches), and
+``val_history`` keeps every member's value.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Iterator
 
 import lightning.pytorch as pl
 import torch
-from torch import nn
 
-from lightning_eq.config import HeadConfig
-from lightning_eq.curves import N_BANDS
-from lightning_eq.models.ensemble import AttentionEnsemble, Concat
+from lightning_eq.models.net import StackedNet
 
 
-class DenseNet(nn.Module):
-    """in_dim -> [Linear, ReLU, Dropout] * len(hidden_sizes) -> Linear(40) -> sigmoid."""
+class MemberBatches:
+    """Each epoch: every member's rows shuffled, padded to one length; yields (rows (M, B), weights (M, B))."""
 
-    def __init__(self, in_dim: int, hidden_sizes: list[int], dropout: float):
-        super().__init__()
-        layers: list[nn.Module] = []
-        for width in hidden_sizes:
-            layers += [nn.Linear(in_dim, width), nn.ReLU(), nn.Dropout(dropout)]
-            in_dim = width
-        layers.append(nn.Linear(in_dim, N_BANDS))
-        self.net = nn.Sequential(*layers)
+    def __init__(self, weights: torch.Tensor, batch_size: int, seed: int = 0):
+        self.weights, self.batch_size = weights, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.rows = [torch.nonzero(w > 0).squeeze(1) for w in weights]
+        self.length = max(len(r) for r in self.rows)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(x))  # (B, 40) on the unit scale
+    def __len__(self) -> int:
+        return -(-self.length // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        members = len(self.rows)
+        index = torch.zeros(members, self.length, dtype=torch.long)
+        weight = torch.zeros(members, self.length)
+        for m, rows in enumerate(self.rows):
+            order = rows[torch.randperm(len(rows), generator=self.generator)]
+            index[m, : len(rows)] = order
+            weight[m, : len(rows)] = self.weights[m, order]
+        for start in range(0, self.length, self.batch_size):
+            yield index[:, start : start + self.batch_size], weight[:, start : start + self.batch_size]
+
+
+class Once:
+    """A one-item loader: validation scores every validation row of every member in one step."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self):
+        yield torch.zeros(1)
 
 
 class EqHead(pl.LightningModule):
-    """Embeddings (B, sum of dims) -> curve (B, 40), unit scale. ``kind``: head, ensemble or attention."""
+    """Train ``net`` on rows ``x`` (N, D), ``y`` (N, 40) with member weights (M, N); optional validation rows."""
 
-    def __init__(self, input_dims: dict[str, int], head: dict | HeadConfig, kind: str = "head", key: str = "head"):
+    def __init__(self, net: StackedNet, x: torch.Tensor, y: torch.Tensor, head: dict,
+                 x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, val_weights: torch.Tensor | None = None):
         super().__init__()
-        cfg = head if isinstance(head, HeadConfig) else HeadConfig(**head)
-        self.save_hyperparameters({"input_dims": input_dims, "head": dataclasses.asdict(cfg), "kind": kind, "key": key})
-        self.cfg = cfg
-        total = sum(input_dims.values())
-        # Per-feature standardisation, set from the training data by `standardize_from` (LM hidden states
-        # have a few huge dimensions that otherwise swamp SGD); kept in the checkpoint as buffers.
-        self.register_buffer("feature_mean", torch.zeros(total))
-        self.register_buffer("feature_std", torch.ones(total))
-        self.input_dropout = nn.Dropout(cfg.input_dropout)
-        if kind == "attention":
-            self.encoder: nn.Module = AttentionEnsemble(input_dims, cfg.attention_dim, cfg.dropout)
-        else:
-            self.encoder = Concat(input_dims)
-        self.net = DenseNet(self.encoder.out_dim, cfg.hidden_sizes, cfg.dropout)
-        self.loss = nn.L1Loss()
-
-    def standardize_from(self, x: torch.Tensor) -> None:
-        """Use the mean and std of training inputs x (N, D) to standardise every input."""
-        self.feature_mean.copy_(x.mean(dim=0))
-        self.feature_std.copy_(x.std(dim=0).clamp_min(1e-6))
+        self.net, self.head = net, head
+        self.save_hyperparameters(ignore=["net", "x", "y", "x_val", "y_val", "val_weights"])
+        self.register_buffer("x", x, persistent=False)
+        self.register_buffer("y", y, persistent=False)
+        if x_val is not None:
+            self.register_buffer("x_val", x_val, persistent=False)
+            self.register_buffer("y_val", y_val, persistent=False)
+            self.register_buffer("val_weights", val_weights / val_weights.sum(1, keepdim=True).clamp_min(1e-12), persistent=False)
+        self.val_history: list[torch.Tensor] = []  # per epoch, (M,) validation MAE of each member
+        self.best_val_pred: torch.Tensor | None = None  # (M, Nv, 40) at the epoch with the lowest mean so far
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.feature_mean) / self.feature_std
-        return self.net(self.encoder(self.input_dropout(x)))
+        return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch
-        loss = self.loss(self(x), y)
-        self.log(f"{stage}/mae_unit", loss, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(x))
-        return loss
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        rows, weights = batch
+        error = (self.net(self.x[rows]) - self.y[rows]).abs().mean(dim=-1)  # (M, B)
+        per_member = (error * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-12)
+        self.log("train/mae_unit", per_member.mean().detach(), on_step=False, on_epoch=True, batch_size=rows.shape[1])
+        return per_member.sum()
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
+    def validation_step(self, batch, batch_idx: int) -> None:
+        members = self.net.members
+        pred = self.net(self.x_val.expand(members, *self.x_val.shape))
+        error = (pred - self.y_val).abs().mean(dim=-1)  # (M, Nv)
+        per_member = (error * self.val_weights).sum(dim=1)
+        if not self.val_history or per_member.mean() < min(h.mean() for h in self.val_history):
+            self.best_val_pred = pred.detach().cpu()
+        self.val_history.append(per_member.detach().cpu())
+        self.log("val/mae_unit", per_member.mean(), on_step=False, on_epoch=True, batch_size=1)
 
     def configure_optimizers(self):
-        cfg = self.cfg
-        if cfg.optimizer == "sgd":
-            opt = torch.optim.SGD(self.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        cfg = self.head
+        if cfg["optimizer"] == "sgd":
+            opt = torch.optim.SGD(self.net.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
         else:
-            opt = torch.optim.AdamW(self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.scheduler == "none":
+            opt = torch.optim.AdamW(self.net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        if cfg["scheduler"] == "none":
             return opt
-        if cfg.scheduler == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step_updates, gamma=cfg.lr_gamma)
+        if cfg["scheduler"] == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["lr_step_updates"], gamma=cfg["lr_gamma"])
         else:
             total = max(1, int(self.trainer.estimated_stepping_batches))
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)

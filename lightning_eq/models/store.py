@@ -17,7 +17,7 @@ from pathlib import Path
 from lightning_eq.config import Config, from_dict, to_dict
 from lightning_eq.errors import ModelNotFound
 
-FORMAT = 2  # 2: heads standardise their inputs (feature_mean/feature_std buffers)
+FORMAT = 3  # 3: neural models hold a plain-torch StackedNet (no Lightning needed to load or predict)
 DEFAULT_MODELS_DIR = Path("models")
 BEST_FILE = "best.json"
 
@@ -28,6 +28,7 @@ class StoredModel:
     config: Config
     model: object
     metrics: dict = field(default_factory=dict)
+    coverage: object = None  # models.confidence.Coverage fitted on the training words' vectors, or None
 
     @property
     def embedder_keys(self) -> tuple[str, ...]:
@@ -40,7 +41,7 @@ def save_model(stored: StoredModel, models_dir: str | Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     path = models_dir / f"{stored.key}.pkl"
     payload = {"format": FORMAT, "key": stored.key, "config": to_dict(stored.config), "model": stored.model,
-               "metrics": stored.metrics}
+               "metrics": stored.metrics, "coverage": stored.coverage}
     fd, tmp = tempfile.mkstemp(dir=models_dir, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(payload, f)
@@ -57,20 +58,12 @@ def best_model_key(models_dir: str | Path) -> str | None:
     return json.loads(path.read_text())["model"] if path.is_file() else None
 
 
-def best_model_score(models_dir: str | Path) -> tuple[str, float] | None:
-    """(key, mean word-disjoint test MAE) of the evaluation's best model, when the evaluation recorded it."""
-    path = Path(models_dir) / BEST_FILE
-    if not path.is_file():
-        return None
-    best = json.loads(path.read_text())
-    return (best["model"], float(best["test/mae_unit"])) if "test/mae_unit" in best else None
-
-
-def set_best_model(models_dir: str | Path, key: str, reason: str, test_mae_unit: float | None = None) -> None:
+def set_best_model(models_dir: str | Path, key: str, reason: str, cv_mae_unit: float | None = None) -> None:
+    """Record which saved model predict uses by default, and why (never a test score)."""
     Path(models_dir).mkdir(parents=True, exist_ok=True)
     best = {"model": key, "reason": reason}
-    if test_mae_unit is not None:
-        best["test/mae_unit"] = test_mae_unit
+    if cv_mae_unit is not None:
+        best["cv/mae_unit"] = cv_mae_unit
     (Path(models_dir) / BEST_FILE).write_text(json.dumps(best, indent=1) + "\n")
 
 
@@ -83,8 +76,13 @@ def load_model(models_dir: str | Path, key: str | None = None) -> StoredModel:
         hint = f"Trained models there: {', '.join(have)}." if have else "Run `lightning-eq run` (or `make run`) to train them."
         what = f"model {key!r}" if key else "best model"
         raise ModelNotFound(f"No trained {what} in {models_dir}/. {hint}")
-    with (models_dir / f"{key}.pkl").open("rb") as f:
-        payload = pickle.load(f)
-    if payload.get("format") != FORMAT:
+    try:
+        with (models_dir / f"{key}.pkl").open("rb") as f:
+            payload = pickle.load(f)
+    except (ModuleNotFoundError, AttributeError, pickle.UnpicklingError, EOFError) as err:
+        raise ModelNotFound(f"{models_dir / key}.pkl cannot be read by this version of lightning-eq ({err}); retrain it "
+                            "with `lightning-eq run`.") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelNotFound(f"{models_dir / key}.pkl was written by another version of lightning-eq; retrain it with `lightning-eq run`.")
-    return StoredModel(payload["key"], from_dict(Config, payload["config"]), payload["model"], payload["metrics"])
+    return StoredModel(payload["key"], from_dict(payload["config"], str(models_dir / f"{key}.pkl")), payload["model"], payload["metrics"],
+                       payload.get("coverage"))

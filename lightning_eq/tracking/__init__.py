@@ -1,6 +1,6 @@
-"""MLflow around the sweeps: runs (one parent per study, one child per trial), figures, the model registry.
-
-Importing this package is cheap; MLflow loads with the modules that need it.
+"""MLflow, and nothing else: runs of the sweeps (parent per study, child per trial), their figures, experiments
+and datasets, the model registry and the champion. Importing this package is cheap; MLflow loads with the
+modules that need it.
 """
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # MLflow 3 refuses a plain folder; artifacts go to mlruns/artifacts

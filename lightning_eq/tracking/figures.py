@@ -1,32 +1,66 @@
-"""What a study's parent run shows: Optuna's figures, the chosen config, its test score, curves and checkpoint."""
+"""What runs show besides numbers: curve plots, a study's Optuna figures and summary, the refitted model."""
 
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import warnings
 from pathlib import Path
 
-import optuna
-from mlflow import MlflowClient
-
 from lightning_eq.config import Config, to_dict
-from lightning_eq.models.store import StoredModel, save_model
-from lightning_eq.tracking.runs import curves_figure, log_metrics
+from lightning_eq.tracking.runs import log_metrics
 
 log = logging.getLogger(__name__)
+PLOT_WORDS = 6
 
 
-def _log_plot(client: MlflowClient, run_id: str, plot, study: optuna.Study, name: str) -> None:
-    """One optuna.visualization.matplotlib figure; a study too small for it (importances need 2+ trials) is skipped."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def curves_figure(words, pred_unit, true_unit, title: str):
+    """Predicted (line) against true (mean of the word's records, dashed) curves, unit scale, a few words."""
+    import numpy as np
+
+    from lightning_eq.curves import BAND_CENTRES_HZ
+    from lightning_eq.models.metrics import group_means
+
+    plt = _pyplot()
+    names, true_w = group_means(np.asarray(true_unit), words)
+    _, pred_w = group_means(np.asarray(pred_unit), words)
+    shown = names[:: max(1, len(names) // PLOT_WORDS)][:PLOT_WORDS]
+    fig, axes = plt.subplots(2, 3, figsize=(10, 5), sharex=True, sharey=True)
+    for ax, word in zip(axes.flat, shown):
+        i = names.index(word)
+        ax.semilogx(BAND_CENTRES_HZ, pred_w[i], label="predicted")
+        ax.semilogx(BAND_CENTRES_HZ, true_w[i], "--", label="true (word mean)")
+        ax.set_title(word, fontsize=9)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def log_curves(client, run_id: str, words, pred_unit, true_unit, title: str, name: str) -> None:
+    fig = curves_figure(words, pred_unit, true_unit, title)
+    client.log_figure(run_id, fig, name)
+    _pyplot().close(fig)
+
+
+def _log_plot(client, run_id: str, plot, study, name: str) -> None:
+    """One optuna.visualization.matplotlib figure; a study too small for it (importances need 2+ trials) is skipped."""
+    import optuna
+
+    plt = _pyplot()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Some regimes for parameter")  # few trials: said in the figure's use
+        warnings.filterwarnings("ignore", message="Some regimes for parameter")
         try:
             ax = plot(study)
         except (ValueError, RuntimeError, ZeroDivisionError) as err:
@@ -39,44 +73,63 @@ def _log_plot(client: MlflowClient, run_id: str, plot, study: optuna.Study, name
     plt.close(fig)
 
 
-def save_checkpoint(model, key: str, cfg: Config, out_dir: Path) -> list[Path]:
-    """The model as ``<key>.pkl`` (models/store format, what predict loads) and, for a neural model, a Lightning
-    ``.ckpt`` that ``EqHead.load_from_checkpoint`` reads."""
-    paths = [save_model(StoredModel(key, cfg, model), out_dir)]
-    module = getattr(model, "module", None)
-    if module is not None:
-        import lightning
-        import torch
+def study_summary(study) -> dict:
+    """Counts, the best trial and trial 0 (the default), each with its objective and standard error."""
+    from lightning_eq.search.runner import best_trial, default_trial
 
-        path = out_dir / f"{key}.ckpt"
-        torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                    "pytorch-lightning_version": lightning.__version__}, path)
-        paths.append(path)
-    return paths
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    best = best_trial(study)
+    default = default_trial(study)
+    se = lambda t: float(t.user_attrs.get("cv", {}).get("stderr", math.nan)) if t is not None else math.nan  # noqa: E731
+    return {"study": study.study_name, "complete": count["COMPLETE"], "pruned": count["PRUNED"], "failed": count["FAIL"],
+            "best_trial": best.number, "best_value": float(best.value), "best_se": se(best),
+            "default_value": float(default.value) if default is not None else math.nan, "default_se": se(default),
+            "best_params": dict(best.params), "best_config": best.user_attrs["config"]}
 
 
-def log_study(client: MlflowClient, run_id: str, study: optuna.Study, key: str, cfg: Config, model, test_part, result) -> None:
-    """Best values, test score, figures, the chosen config and its refitted model on the parent run."""
+def log_study(client, run_id: str, study) -> dict:
+    """On the study's parent run: the objective of the best trial and of the default (metrics the runs table
+    shows), trial counts, the best configuration, and Optuna's figures. Returns the summary."""
     from optuna.visualization import matplotlib as ovm
 
-    metrics = {"best/val_mae_unit": result.val_mae_unit, "trials/finished": result.finished,
-               "trials/pruned": result.pruned, "trials/failed": result.failed, **result.test}
-    log_metrics(client, run_id, metrics)
-    client.set_tag(run_id, "best_trial", str(result.best_trial))
-    # Parameters cannot change once logged and a resumed study may find a new best: keep them in artifacts.
-    client.log_dict(run_id, {"trial": result.best_trial, "params": result.best_params, "chosen": result.chosen,
-                             "val/mae_unit": result.val_mae_unit, **result.test}, "best/summary.json")
-    client.log_dict(run_id, to_dict(cfg), "best/config.json")
+    summary = study_summary(study)
+    log_metrics(client, run_id, {
+        "best/val_mae_unit": summary["best_value"], "best/val_mae_unit_se": summary["best_se"],
+        "default/val_mae_unit": summary["default_value"], "default/val_mae_unit_se": summary["default_se"],
+        "trials/complete": summary["complete"], "trials/pruned": summary["pruned"], "trials/failed": summary["failed"]})
+    client.set_tag(run_id, "best_trial", str(summary["best_trial"]))
+    client.log_dict(run_id, {k: v for k, v in summary.items() if k != "best_config"}, "best/summary.json")
+    client.log_dict(run_id, summary["best_config"], "best/config.json")
     _log_plot(client, run_id, ovm.plot_optimization_history, study, "optimization_history.png")
     _log_plot(client, run_id, ovm.plot_param_importances, study, "param_importances.png")
-    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):  # epochs reported for pruning
+    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
         _log_plot(client, run_id, ovm.plot_intermediate_values, study, "intermediate_values.png")
-    import matplotlib.pyplot as plt
+    return summary
 
-    fig = curves_figure(test_part.words, model.predict(test_part.features, len(test_part.words)), test_part.curves_unit,
-                        f"{study.study_name}: chosen config, test words (scored once)")
-    client.log_figure(run_id, fig, "curves_test.png")
-    plt.close(fig)
+
+def log_refit(client, run_id: str, key: str, cfg: Config, model, test: dict[str, float] | None = None,
+              default_test: dict[str, float] | None = None, curves: tuple | None = None) -> None:
+    """The refitted best configuration on a parent run: its test scores (scored once), the default's beside them,
+    a plot of its test curves and the model itself (``best_checkpoint/``: the models/store pickle that predict
+    loads and, for a neural model, the network's state dict)."""
+    from lightning_eq.models.store import StoredModel, save_model
+
+    if test:
+        log_metrics(client, run_id, test)
+    if default_test:
+        log_metrics(client, run_id, {f"default/{k}": v for k, v in default_test.items()})
+    if curves is not None:
+        log_curves(client, run_id, *curves, "curves_test.png")
     with tempfile.TemporaryDirectory() as tmp:
-        for path in save_checkpoint(model, key, cfg, Path(tmp)):
+        paths = [save_model(StoredModel(key, cfg, model, test or {}), tmp)]
+        net = getattr(model, "net", None)
+        if net is not None:
+            import torch
+
+            path = Path(tmp) / f"{key}.pt"
+            torch.save({"state_dict": net.state_dict(), "input_dims": net.input_dims, "kind": net.kind,
+                        "head": to_dict(cfg.head)}, path)
+            paths.append(path)
+        for path in paths:
             client.log_artifact(run_id, str(path), "best_checkpoint")

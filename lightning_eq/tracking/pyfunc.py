@@ -1,43 +1,39 @@
-"""The registered model as an MLflow pyfunc: descriptions in (a ``text`` column), (N, 40) z-scale curves out.
+"""The registered model as an MLflow pyfunc: descriptions in (a ``text`` column), one row per description out:
+its language, the model that answered, the confidence, the description's amount and the 40-band z-scale curve.
 
-It carries the trained model pickle (models/store format) and its config as artifacts, embeds text through
-``build_embedder`` at inference (cached on disk) and needs the lightning-eq package installed where it runs.
+It carries ``bundle.pkl``, the routes of ``predict.Predictor`` ({"en": StoredModel, "multi": StoredModel}),
+embeds text through the embedding cache at inference and needs lightning-eq installed where it runs.
 """
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 
-from lightning_eq.curves import N_BANDS, unit_to_z
-from lightning_eq.describe import describe
-from lightning_eq.embeddings.base import clean_texts
 from lightning_eq.errors import LightningEqError
-from lightning_eq.models.store import StoredModel, load_model
+
+BUNDLE = "bundle"  # the artifact's key; the file is bundle.pkl
+
+
+def read_bundle(path: str | Path) -> dict:
+    with Path(path).open("rb") as f:
+        bundle = pickle.load(f)
+    return bundle["routes"]
 
 
 class CurveModel(mlflow.pyfunc.PythonModel):
-    """Text -> 40-band curve (z scale), through ``describe`` as `lightning-eq predict` does."""
-
-    stored: StoredModel
+    """Text -> curve through ``predict.Predictor``, as `lightning-eq predict` does (routing, describe, confidence)."""
 
     def load_context(self, context) -> None:
-        from lightning_eq.embeddings import build_embedder
+        from lightning_eq.predict import Predictor
 
-        path = Path(context.artifacts["model"])
-        self.stored = load_model(path.parent, path.stem)
-        self.embedders = {k: build_embedder(k, self.stored.config.embedders) for k in self.stored.embedder_keys}
+        self.predictor = Predictor(read_bundle(context.artifacts[BUNDLE]))
 
-    def _predict_z(self, phrases: list[str]) -> np.ndarray:
-        texts = clean_texts(phrases)
-        features = {k: e.embed(texts) for k, e in self.embedders.items()}
-        return unit_to_z(self.stored.model.predict(features, len(texts)))
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        """(N, 40) float64 curves for a DataFrame with a ``text`` column (a list of strings or one string also do).
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """A DataFrame with a ``text`` column (a list of strings or one string also do).
 
         The DataFrame hint tells MLflow not to infer a schema from type hints: the logged signature is explicit."""
         if hasattr(model_input, "columns"):
@@ -46,5 +42,8 @@ class CurveModel(mlflow.pyfunc.PythonModel):
             texts = [str(t) for t in model_input["text"]]
         else:
             texts = [model_input] if isinstance(model_input, str) else [str(t) for t in model_input]
-        curves = [describe(t, self._predict_z, self.stored.key).curve_z for t in texts]
-        return np.asarray(curves, dtype=np.float64).reshape(len(texts), N_BANDS)
+        curves = self.predictor.predict(texts)
+        return pd.DataFrame({
+            "text": [c.text for c in curves], "language": [c.language or "" for c in curves],
+            "model": [c.model for c in curves], "confidence": [float("nan") if c.confidence is None else c.confidence for c in curves],
+            "amount": [c.amount for c in curves], "curve_z": [c.curve_z.round(6).tolist() for c in curves]})

@@ -1,9 +1,11 @@
-"""MLflow runs of a sweep: one parent run per study, one child run per trial, attached from outside the objective.
+"""MLflow runs of a sweep: one parent run per Optuna study, one child run per trial, attached from outside.
 
-``TrialTracker`` wraps an ``Objective``: it opens the trial's child run, hands the objective a Lightning
-callback that logs per-epoch metrics, and closes the run FINISHED, FAILED or KILLED whatever happens. A worker
-killed with SIGKILL cannot close its run; ``close_stale_runs`` does that once the trial is failed by heartbeat.
-Everything goes through an explicit ``MlflowClient``, never MLflow's global active run.
+``StudyTracking`` is what the sweep runner is given: ``wrap(objective, study)`` opens each trial's child run
+around the objective and closes it in a ``finally`` with the trial's state (complete or pruned: FINISHED with a
+``state`` tag; failed: FAILED; interrupted: KILLED), and ``callbacks(study)`` ends the parent run once, when
+the study has its budget and no trial is running. A worker killed mid-trial cannot close its run: the next
+trial on any worker marks it KILLED once Optuna's heartbeat has failed that trial. Everything goes through an
+explicit ``MlflowClient``, never MLflow's global active run. It pickles (ids and names only) for spawned workers.
 """
 
 from __future__ import annotations
@@ -12,23 +14,15 @@ import logging
 import math
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightning.pytorch as pl
-import optuna
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunStatus
-from mlflow.exceptions import MlflowException
-from optuna.trial import TrialState
-
-from lightning_eq.config import EMBEDDER_KEYS, Config, to_dict
+from lightning_eq.config import Config, flatten, to_dict
 from lightning_eq.errors import ConfigError
 from lightning_eq.models.catalog import embedder_keys
-from lightning_eq.training.space import flatten
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "lightning-eq-sweeps"
-PLOT_WORDS = 6
 
 
 def check_tracking_uri(uri: str) -> str:
@@ -38,26 +32,20 @@ def check_tracking_uri(uri: str) -> str:
     return uri
 
 
-def tracking_client(uri: str) -> MlflowClient:
+def tracking_client(uri: str):
     """A client on ``uri``: ``sqlite:///path`` (its folder is created) or ``http(s)://`` an MLflow server."""
+    from mlflow import MlflowClient
+
     if check_tracking_uri(uri).startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=uri)
 
 
-def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
-    """Get or create experiment ``name``; with a SQLite store its artifacts go next to the database."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    uri = client.tracking_uri
-    location = None
-    if uri.startswith("sqlite:///"):
-        location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts").as_uri()
-    try:
-        return client.create_experiment(name, artifact_location=location)
-    except MlflowException:  # another worker created it first
-        return client.get_experiment_by_name(name).experiment_id
+def experiment_id(client, name: str = EXPERIMENT) -> str:
+    """Get or create experiment ``name`` (as a training-runs experiment; see ``tracking.experiments``)."""
+    from lightning_eq.tracking.experiments import get_or_create_experiment
+
+    return get_or_create_experiment(client, name)
 
 
 def git_commit() -> str:
@@ -68,153 +56,154 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def run_tags(key: str, cfg: Config, fold: int, commit: str) -> dict[str, str]:
-    """Model key, fold, seed, git commit and the id of every pretrained embedding model the run reads."""
-    tags = {"model": key, "fold": str(fold), "seed": str(cfg.trainer.seed), "git_commit": commit}
-    emb = to_dict(cfg.embedders)
+def run_tags(key: str, cfg: Config, scope: str, commit: str) -> dict[str, str]:
+    """Model key, scope (fold or all), seed, git commit and the settings of every embedder the run reads."""
+    tags = {"model": key, "scope": scope, "seed": str(cfg.trainer.seed), "git_commit": commit}
     for k in embedder_keys(key, cfg):
-        if k in EMBEDDER_KEYS:
-            model_id = emb.get(f"{k}_model") or emb.get(f"{k}_variant", "")
-            tags[f"embedder.{k}"] = f"{model_id}@layer{cfg.embedders.gpt_layer}" if k == "gpt" else str(model_id)
+        settings = getattr(cfg.embedders, k).model_dump()
+        tags[f"embedder.{k}"] = ", ".join(f"{n}={v}" for n, v in settings.items())[:5000]
     return tags
 
 
-def log_config(client: MlflowClient, run_id: str, cfg: Config, extra: dict | None = None) -> None:
+def log_config(client, run_id: str, cfg: Config, extra: dict | None = None) -> None:
     """Every config setting (dotted names) plus ``extra`` as run parameters."""
+    from mlflow.entities import Param
+
     values = {**flatten(to_dict(cfg)), **(extra or {})}
     params = [Param(k, str(v)[:6000]) for k, v in sorted(values.items())]
     for start in range(0, len(params), 100):
         client.log_batch(run_id, params=params[start : start + 100])
 
 
-def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+def log_metrics(client, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+    from mlflow.entities import Metric
+
     now = int(time.time() * 1000)
-    batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)]
-    if batch:
-        client.log_batch(run_id, metrics=batch)
+    batch = [Metric(k, float(v), now, step) for k, v in metrics.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    for start in range(0, len(batch), 900):
+        client.log_batch(run_id, metrics=batch[start : start + 900])
 
 
-def curves_figure(words, pred_unit, true_unit, title: str):
-    """Predicted (line) against true (mean of the word's records, dashed) curves, unit scale, a few words."""
-    import matplotlib
+@dataclass
+class StudyTracking:
+    """Where a study's runs go: tracking URI, experiment, its parent run, and tags for every child run."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
 
-    from lightning_eq.curves import BAND_CENTRES_HZ
-    from lightning_eq.models.metrics import group_means
+    def client(self):
+        return tracking_client(self.uri)
 
-    names, true_w = group_means(np.asarray(true_unit), words)
-    _, pred_w = group_means(np.asarray(pred_unit), words)
-    shown = names[:: max(1, len(names) // PLOT_WORDS)][:PLOT_WORDS]
-    fig, axes = plt.subplots(2, 3, figsize=(10, 5), sharex=True, sharey=True)
-    for ax, word in zip(axes.flat, shown):
-        i = names.index(word)
-        ax.semilogx(BAND_CENTRES_HZ, pred_w[i], label="predicted")
-        ax.semilogx(BAND_CENTRES_HZ, true_w[i], "--", label="true (word mean)")
-        ax.set_title(word, fontsize=9)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    def wrap(self, objective, study):
+        return TrialTracker(objective, self)
+
+    def callbacks(self, study) -> list:
+        return [ParentCloser(self)]
 
 
-class EpochLogger(pl.Callback):
-    """Logs ``train/*`` at each training epoch end and ``val/*`` at each validation end, step = epoch."""
+def open_parent_run(study, tracking_uri: str, tags: dict[str, str], experiment: str = EXPERIMENT) -> StudyTracking:
+    """The study's parent run: the one recorded on the study (a resumed study, or another machine's), or a new one."""
+    from mlflow.exceptions import MlflowException
 
-    def __init__(self, client: MlflowClient, run_id: str, flush_every: int = 10):
-        self.client, self.run_id, self.flush_every = client, run_id, flush_every
-        self.pending: list[Metric] = []
+    client = tracking_client(tracking_uri)
+    exp = experiment_id(client, experiment)
+    run_id = study.user_attrs.get("mlflow_parent_run_id")
+    try:
+        if run_id is not None and client.get_run(run_id).info.experiment_id != exp:
+            run_id = None
+    except MlflowException:
+        run_id = None
+    if run_id is None:
+        run_id = client.create_run(exp, tags={**tags, "optuna.study": study.study_name}, run_name=study.study_name).info.run_id
+        study.set_user_attr("mlflow_parent_run_id", run_id)
+        winner = study.user_attrs.get("mlflow_parent_run_id")  # another machine may have written its own meanwhile
+        if winner != run_id:
+            client.delete_run(run_id)
+            run_id = winner
+    elif client.get_run(run_id).info.status != "RUNNING" and _unfinished(study):
+        client.update_run(run_id, status="RUNNING")
+    return StudyTracking(tracking_uri, exp, run_id, tags)
 
-    def _add(self, trainer: pl.Trainer, prefix: str) -> None:
-        now = int(time.time() * 1000)
-        for k, v in trainer.callback_metrics.items():
-            if k.startswith(prefix):
-                self.pending.append(Metric(k, float(v), now, trainer.current_epoch))
-        if prefix == "train/" and trainer.optimizers:
-            self.pending.append(Metric("train/lr", trainer.optimizers[0].param_groups[0]["lr"], now, trainer.current_epoch))
-        if len(self.pending) >= 3 * self.flush_every:
-            self.flush()
 
-    def flush(self) -> None:
-        for start in range(0, len(self.pending), 900):
-            self.client.log_batch(self.run_id, metrics=self.pending[start : start + 900])
-        self.pending = []
+def _unfinished(study) -> bool:
+    """True while the study lacks its budget of finished trials."""
+    from lightning_eq.search.runner import finished
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self._add(trainer, "train/")
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking:
-            self._add(trainer, "val/")
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.flush()
-
-    def on_exception(self, trainer, pl_module, exception) -> None:
-        self.flush()
+    return finished(study) < int(study.user_attrs.get("trials", 0))
 
 
 class TrialTracker:
-    """Wraps an objective: one child run per trial under the study's parent run."""
+    """Wraps an objective: one child run per trial under the study's parent run, closed with the trial's state."""
 
-    def __init__(self, objective, client: MlflowClient, experiment: str, parent_run_id: str, tags: dict[str, str]):
-        self.objective, self.client, self.experiment = objective, client, experiment
-        self.parent_run_id, self.tags = parent_run_id, tags
+    def __init__(self, objective, tracking: StudyTracking):
+        self.objective, self.tracking = objective, tracking
+        self.client = tracking.client()
         self.closed: set[str] = set()
 
-    def __call__(self, trial: optuna.Trial) -> float:
-        name = f"{trial.study.study_name}-trial{trial.number}"
-        tags = {**self.tags, "mlflow.parentRunId": self.parent_run_id, "optuna.study": trial.study.study_name,
-                "optuna.trial": str(trial.number)}
-        retried = trial.study.get_trials(deepcopy=False)[trial.number].system_attrs.get("failed_trial")
+    def __call__(self, trial) -> float:
+        import optuna
+        from mlflow.entities import RunStatus
+
+        from lightning_eq.tracking.epochs import EpochLogger
+
+        study = trial.study
+        self.close_stale_runs(study)
+        name = f"{study.study_name}-trial{trial.number}"
+        tags = {**self.tracking.tags, "mlflow.parentRunId": self.tracking.parent_run_id, "optuna.study": study.study_name,
+                "optuna.trial": str(trial.number), "default": str(bool(trial.user_attrs.get("default"))).lower()}
+        retried = study.get_trials(deepcopy=False)[trial.number].system_attrs.get("failed_trial")
         if retried is not None:
             tags["optuna.retry_of"] = str(retried)
-        run_id = self.client.create_run(self.experiment, tags=tags, run_name=name).info.run_id
+        run_id = self.client.create_run(self.tracking.experiment_id, tags=tags, run_name=name).info.run_id
         trial.set_user_attr("mlflow_run_id", run_id)
-        logger = EpochLogger(self.client, run_id)
         start = time.perf_counter()
+        state, status, metrics, outcome = "FAIL", RunStatus.FAILED, {}, None
         try:
-            outcome = self.objective.run(trial, callbacks=[logger])
+            outcome = self.objective.run(trial, callbacks=[EpochLogger(self.client, run_id)])
+            state, status = "COMPLETE", RunStatus.FINISHED
+            return outcome.value
         except optuna.TrialPruned:
-            self._end(run_id, trial, "PRUNED", {"trial_seconds": time.perf_counter() - start}, RunStatus.FINISHED)
+            state, status = "PRUNED", RunStatus.FINISHED
             raise
-        except BaseException as err:
-            status = RunStatus.KILLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
+        except KeyboardInterrupt:
+            status = RunStatus.KILLED
+            raise
+        except Exception as err:
             self.client.set_tag(run_id, "error", f"{type(err).__name__}: {err}"[:5000])
-            self._end(run_id, trial, "FAIL", {}, status)
             raise
-        chosen = {f"chosen.{k}": v for k, v in outcome.model.chosen.items()}
-        metrics = {**outcome.metrics, **chosen, "trial_seconds": time.perf_counter() - start}
-        log_config(self.client, run_id, outcome.config)
-        if self._is_best(trial, outcome.value):  # a figure costs ~0.5 s: draw it for improving trials only
-            fig = curves_figure(outcome.val.words, outcome.model.predict(outcome.val.features, len(outcome.val.words)),
-                                outcome.val.curves_unit, f"{name}: validation words")
-            self.client.log_figure(run_id, fig, "curves_val.png")
-            import matplotlib.pyplot as plt
+        finally:
+            metrics["trial_seconds"] = time.perf_counter() - start
+            self._finish(run_id, trial, state, status, metrics, outcome)
 
-            plt.close(fig)
-        finite = math.isfinite(outcome.value)
-        # Final scores (of the kept best-epoch weights) one step past the last epoch, so they read as the latest.
-        step = len(getattr(outcome.model, "history", []))
-        self._end(run_id, trial, "COMPLETE" if finite else "FAIL", metrics, RunStatus.FINISHED if finite else RunStatus.FAILED, step)
-        return outcome.value
+    def _finish(self, run_id: str, trial, state: str, status: int, metrics: dict, outcome) -> None:
+        from mlflow.entities import Param, RunStatus
 
-    @staticmethod
-    def _is_best(trial: optuna.Trial, value: float) -> bool:
-        done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        return math.isfinite(value) and all(value < t.value for t in done)
+        if outcome is not None:
+            result = outcome.result
+            metrics.update(result.metrics)
+            metrics.update({f"resolved.{k}": v[0] if isinstance(v, list) else v for k, v in result.resolved.items()
+                            if isinstance(v, (int, float, list))})
+            log_config(self.client, run_id, outcome.config)
+            if _improves(trial, outcome.value) and result.oof is not None:
+                from lightning_eq.tracking.figures import log_curves
 
-    def _end(self, run_id: str, trial: optuna.Trial, state: str, metrics: dict, status: int, step: int = 0) -> None:
-        if state != "COMPLETE":  # a finished trial logs its whole config above; others at least their parameters
-            self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in trial.params.items()])
-        log_metrics(self.client, run_id, metrics, step)
-        self.client.set_tag(run_id, "optuna.state", state)
+                log_curves(self.client, run_id, self.objective.plan.table.words, result.oof,
+                           self.objective.plan.table.curves_unit, f"{trial.study.study_name} trial {trial.number}: "
+                           "out-of-fold validation words", "curves_val.png")
+        else:
+            self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in trial.params.items()])
+        log_metrics(self.client, run_id, metrics, step=len(outcome.result.epoch_values) if outcome else 0)
+        self.client.set_tag(run_id, "state", state)
         self.client.set_terminated(run_id, RunStatus.to_string(status))
 
-    def close_stale_runs(self, study: optuna.Study) -> int:
+    def close_stale_runs(self, study) -> int:
         """Mark KILLED the child runs still RUNNING whose trial the heartbeat failed (their worker died)."""
+        from mlflow.exceptions import MlflowException
+        from optuna.trial import TrialState
+
         closed = 0
         for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
             run_id = trial.user_attrs.get("mlflow_run_id")
@@ -226,10 +215,42 @@ class TrialTracker:
             except MlflowException:
                 continue  # logged to another tracking store
             if run.info.status == "RUNNING":
-                self.client.set_tag(run_id, "optuna.state", "FAIL")
+                self.client.set_tag(run_id, "state", "FAIL")
                 self.client.set_tag(run_id, "error", "worker stopped mid-trial; the trial was failed by heartbeat and retried")
                 self.client.set_terminated(run_id, "KILLED")
                 closed += 1
         if closed:
             log.info("%s: closed %d MLflow run(s) left running by a dead worker", study.study_name, closed)
         return closed
+
+
+def _improves(trial, value: float) -> bool:
+    from optuna.trial import TrialState
+
+    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return math.isfinite(value) and all(value < t.value for t in done if t.number != trial.number)
+
+
+class ParentCloser:
+    """Optuna callback: once the study has its budget and nothing runs, summarise and end the parent run."""
+
+    def __init__(self, tracking: StudyTracking):
+        self.tracking = tracking
+
+    def __call__(self, study, frozen) -> None:
+        from optuna.trial import TrialState
+
+        if _unfinished(study) or study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+            return
+        close_parent(self.tracking, study)
+
+
+def close_parent(tracking: StudyTracking, study) -> None:
+    """Log the study's summary on its parent run and end it (once: a finished parent is left as it is)."""
+    client = tracking.client()
+    if client.get_run(tracking.parent_run_id).info.status != "RUNNING":
+        return
+    from lightning_eq.tracking.figures import log_study
+
+    log_study(client, tracking.parent_run_id, study)
+    client.set_terminated(tracking.parent_run_id, "FINISHED")

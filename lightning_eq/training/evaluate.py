@@ -1,107 +1,52 @@
-"""Train and score models under both protocols; hyperparameters are chosen on validation data inside
-each training part, then the model is refitted on the whole training part and scored once on the test part."""
+"""The outer protocols: how well a model, or the whole search-then-refit procedure, does on unseen data.
+
+- ``evaluate``: each model in one configuration (its default, or with ``--set`` changes) on the word-disjoint
+  folds and the random splits. Settings with candidates (the epoch count, k, alpha) are resolved by the
+  objective's inner folds inside each training part, then the model is refitted there and scored once.
+- ``nested``: per outer fold, a study searches inside the fold's training words; trial 0 (the default) and the
+  best trial are refitted and scored once on the fold's test words (``search.selection.score_fold``).
+- ``fit_final``: a configuration resolved by inner folds over all words and refitted on every record.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from lightning_eq.config import Config
-from lightning_eq.curves import unit_to_z, z_to_unit
-from lightning_eq.data.folds import Split, random_splits, validation_split, word_folds
+from lightning_eq.config import Config, merge
+from lightning_eq.curves import unit_to_z
+from lightning_eq.data.folds import Split, random_splits, word_folds
 from lightning_eq.data.socialeq import SocialEQ
-from lightning_eq.models.baselines import Features, Validation
-from lightning_eq.models.catalog import build_model, embedder_keys
+from lightning_eq.data.table import Table
+from lightning_eq.embeddings.vectors import Vectors
+from lightning_eq.models.catalog import MODELS
 from lightning_eq.models.metrics import score
+from lightning_eq.search.objective import CVResult, cross_validate
+from lightning_eq.search.selection import FoldOutcome, predict, refit, score_fold, test_scores
+from lightning_eq.search.space import DEFAULT_SWEEPS_DIR, load_spec
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("words", "random")
-RANDOM_VAL_SHARE = 0.15
 
 
-@dataclass
-class Embeddings:
-    """Vectors of every text for each embedder key: ``vectors[key]`` is (len(texts), dim)."""
-
-    texts: list[str]
-    vectors: dict[str, np.ndarray]
-
-    def features(self, texts: Sequence[str], keys: Sequence[str]) -> Features:
-        index = {t: i for i, t in enumerate(self.texts)}
-        rows = [index[t] for t in texts]
-        return {k: self.vectors[k][rows] for k in keys}
+def default_config(key: str, cfg: Config, sweeps_dir: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Model ``key``'s default configuration: ``cfg`` with its YAML's ``fixed`` settings, then ``overrides``."""
+    path = Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{key}.yaml"
+    base = load_spec(key, sweeps_dir).base_config(cfg) if path.is_file() else cfg
+    return merge(base, overrides, "--set") if overrides else base
 
 
-@dataclass
-class Part:
-    """Records of one part of a split: features, unit-scale curves, words and file rows."""
+def table_for(data: SocialEQ, cfg: Config) -> Table:
+    """The records a model of ``cfg`` trains on (its ``data.language``), with their fit weights."""
+    from lightning_eq.data.table import language_code
 
-    features: Features
-    curves_unit: np.ndarray
-    words: list[str]
-    rows: list[int]
-
-    def validation(self) -> Validation:
-        return Validation(self.features, self.curves_unit, self.words)
-
-
-@dataclass
-class Evaluation:
-    """One metrics dict per (model, split), and every test prediction."""
-
-    results: list[dict] = field(default_factory=list)
-    predictions: list[dict] = field(default_factory=list)
-
-
-def take(data: SocialEQ, emb: Embeddings, index: np.ndarray, keys: Sequence[str]) -> Part:
-    records = [data.records[i] for i in index]
-    words = [r.descriptor for r in records]
-    curves = z_to_unit(np.stack([r.curve_z for r in records]))
-    return Part(emb.features(words, keys), curves, words, [r.row for r in records])
-
-
-def inner_split(data: SocialEQ, hq_words: list[str], split: Split) -> tuple[np.ndarray, np.ndarray]:
-    """(inner training, validation) record indices inside ``split.train``, never touching ``split.test``."""
-    if split.protocol == "words":
-        val = validation_split(data, hq_words, split.index)
-        return val.train, val.test
-    rng = np.random.default_rng(split.index)
-    shuffled = rng.permutation(split.train)
-    n_val = int(round(RANDOM_VAL_SHARE * len(shuffled)))
-    return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
-
-
-def word_means(part: Part) -> Part:
-    """One row per word: the mean of its records' curves (features are per word already)."""
-    names = sorted(set(part.words))
-    first = {w: i for i, w in reversed(list(enumerate(part.words)))}
-    rows = [first[w] for w in names]
-    curves = np.stack([part.curves_unit[[i for i, x in enumerate(part.words) if x == w]].mean(axis=0) for w in names])
-    return Part({k: v[rows] for k, v in part.features.items()}, curves, names, [part.rows[i] for i in rows])
-
-
-def fit_rows(key: str, cfg: Config, part: Part) -> Part:
-    """The rows a fit sees: every record, or each word's mean curve, as ``cfg.train_on`` says."""
-    if cfg.train_on == "words":
-        return word_means(part)
-    return part
-
-
-def fit_selected(key: str, cfg: Config, train: Part, inner: Part, val: Part):
-    """Choose hyperparameters on ``val`` (fit on ``inner``), then refit with them on all of ``train``.
-
-    When ``cfg.train_on`` says so (see Config) the fits see each word's mean curve; ``val`` stays per record.
-    """
-    train, inner = fit_rows(key, cfg, train), fit_rows(key, cfg, inner)
-    probe = build_model(key, cfg)
-    probe.fit(inner.features, inner.curves_unit, inner.words, val=val.validation())
-    model = build_model(key, cfg, chosen=probe.chosen)
-    model.fit(train.features, train.curves_unit, train.words)
-    model.chosen = probe.chosen
-    return model
+    wanted = {"English": ("en",), "Español": ("es",), "all": ("en", "es")}[cfg.data.language]
+    index = [i for i, r in enumerate(data.records) if language_code(r.lang) in wanted]
+    return Table.from_records(data.records, index, cfg.data.spanish_weight)
 
 
 def splits_for(data: SocialEQ, hq_words: list[str], protocols: Sequence[str], folds: Sequence[int] | None = None,
@@ -114,38 +59,77 @@ def splits_for(data: SocialEQ, hq_words: list[str], protocols: Sequence[str], fo
     return out
 
 
-def evaluate(data: SocialEQ, hq_words: list[str], emb: Embeddings, cfg: Config, model_keys: Sequence[str],
-             splits: Sequence[Split], on_step: Callable[[str], None] | None = None) -> Evaluation:
-    """Fit every model on every split; collect metrics and test predictions (z scale)."""
+@dataclass
+class Fitted:
+    """A model refitted with the settings its inner folds chose."""
+
+    model: object
+    config: Config
+    cv: CVResult
+
+
+def fit_resolved(key: str, cfg: Config, train: Table, vectors: Vectors) -> Fitted:
+    """Resolve ``cfg``'s candidates by inner folds over ``train``, then refit on all of ``train``."""
+    cv = cross_validate(key, cfg, train, vectors)
+    resolved = cv.config(cfg)
+    return Fitted(refit(key, resolved, train, vectors), resolved, cv)
+
+
+def fit_final(key: str, cfg: Config, table: Table, vectors: Vectors) -> Fitted:
+    """The model trained on every record of ``table``; its candidates chosen by inner folds over all words."""
+    return fit_resolved(key, cfg, table, vectors)
+
+
+@dataclass
+class Evaluation:
+    """One metrics dict per (model, split), and every test prediction."""
+
+    results: list[dict] = field(default_factory=list)
+    predictions: list[dict] = field(default_factory=list)
+
+
+def _prediction_rows(split: str, protocol: str, key: str, label: str, test: Table, pred: np.ndarray) -> list[dict]:
+    return [{"protocol": protocol, "split": split, "model": key, "config": label, "descriptor": w, "row": row,
+             "curve_z": unit_to_z(p).round(5).tolist()} for w, row, p in zip(test.words, test.rows, pred)]
+
+
+def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs: dict[str, Config],
+             on_step: Callable[[str], None] | None = None) -> Evaluation:
+    """Fit every model (``configs``: key -> configuration) on every split; collect metrics and test predictions."""
     result = Evaluation()
     for split in splits:
-        inner_idx, val_idx = inner_split(data, hq_words, split)
-        for key in model_keys:
-            keys = embedder_keys(key, cfg)
-            train, test = take(data, emb, split.train, keys), take(data, emb, split.test, keys)
-            model = fit_selected(key, cfg, train, take(data, emb, inner_idx, keys), take(data, emb, val_idx, keys))
-            pred_test = model.predict(test.features, len(test.words))
-            pred_train = model.predict(train.features, len(train.words))
-            metrics = score(pred_train, train.curves_unit, train.words, "train")
-            metrics |= score(pred_test, test.curves_unit, test.words, "test")
-            result.results.append({"model": key, "protocol": split.protocol, "split": split.name,
-                                   "chosen": model.chosen, **metrics})
-            result.predictions += [
-                {"protocol": split.protocol, "split": split.name, "model": key, "descriptor": w, "row": row,
-                 "curve_z": unit_to_z(p).round(5).tolist()}
-                for w, row, p in zip(test.words, test.rows, pred_test)
-            ]
+        for key, cfg in configs.items():
+            table = table_for(data, cfg)
+            train, test = table.take_ids(split.train), table.take_ids(split.test)
+            fitted = fit_resolved(key, cfg, train, vectors)
+            pred = predict(fitted.model, key, fitted.config, test, vectors)
+            metrics = score(predict(fitted.model, key, fitted.config, train, vectors), train.curves_unit, train.words, "train")
+            metrics |= test_scores(fitted.model, key, fitted.config, test, vectors)
+            chosen = {k: v for k, v in fitted.cv.resolved.items()}
+            result.results.append({"model": key, "protocol": split.protocol, "split": split.name, "chosen": chosen,
+                                   "val/mae_unit": fitted.cv.value, **metrics})
+            result.predictions += _prediction_rows(split.name, split.protocol, key, "default", test, pred)
             if on_step:
                 on_step(f"{split.protocol} {split.name} {key}: test MAE {metrics['test/mae_unit']:.4f}, "
                         f"word r {metrics['test/r_word']:.2f}")
     return result
 
 
-def fit_final(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], emb: Embeddings, val_fold: int = 1):
-    """Train ``key`` on every record; hyperparameters chosen on the HQ/HR words of one fold held out."""
-    keys = embedder_keys(key, cfg)
-    everything = np.arange(len(data))
-    val_idx = word_folds(data, hq_words)[val_fold].test
-    inner_idx = np.setdiff1d(everything, val_idx)
-    return fit_selected(key, cfg, take(data, emb, everything, keys), take(data, emb, inner_idx, keys),
-                        take(data, emb, val_idx, keys))
+def outer_parts(data: SocialEQ, hq_words: list[str], cfg: Config, fold: int) -> tuple[Table, Table]:
+    """(training rows, test rows) of outer word-disjoint fold ``fold`` for a model of ``cfg``."""
+    table = table_for(data, cfg)
+    test_words = {data.records[i].descriptor for i in word_folds(data, hq_words)[fold].test}
+    return table.with_words(test_words, inside=False), table.with_words(test_words, inside=True)
+
+
+def nested_fold(study, key: str, fold: int, train: Table, test: Table, vectors: Vectors) -> FoldOutcome:
+    """Score a finished outer-fold study once on its test words (default and swept configurations)."""
+    outcome = score_fold(study, key, fold, train, test, vectors)
+    log.info("%s: test MAE default %.4f, swept %.4f; r word default %.2f, swept %.2f", study.study_name,
+             outcome.default_test["test/mae_unit"], outcome.swept_test["test/mae_unit"],
+             outcome.default_test["test/r_word"], outcome.swept_test["test/r_word"])
+    return outcome
+
+
+def is_sweepable(key: str, sweeps_dir: str | Path | None = None) -> bool:
+    return key in MODELS and (Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{key}.yaml").is_file()

