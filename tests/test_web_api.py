@@ -102,7 +102,7 @@ def test_health_names_the_model_and_limits(client, routed):
 def test_page_and_its_files_are_served_by_the_app(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for path in ("/static/app.js", "/static/style.css"):
+    for path in ("/static/app.js", "/static/i18n.js", "/static/plot.js", "/static/style.css"):
         assert path in page.text and client.get(path).status_code == 200
     assert "http" not in page.text.replace('href="/docs"', "")  # no CDN: nothing outside the app
 
