@@ -256,6 +256,7 @@ def test_apply_returns_the_equalised_file_with_its_report(client, work_dir):
     audio, sample_rate = sf.read(io.BytesIO(response.content))
     assert sample_rate == SR and audio.shape == (SR, 2)
     assert response.headers["x-model"] == "knn" and response.headers["x-clipped"] == "false"
+    assert response.headers["x-confidence"] == ""  # knn gives none
     assert float(response.headers["x-duration-s"]) == pytest.approx(1.0)
 
 
@@ -279,10 +280,11 @@ def test_apply_scales_by_the_curves_confidence_unless_told_not_to(client, scalin
     """A curve with confidence 0.5 changes a tone by half its band's gain, or by all of it with scaling off."""
     shown = predict(client, text="bright")["predictions"][0]
     band = int(np.argmax(np.abs(shown["gains_db"][5:30]))) + 5
+    assert abs(shown["gains_db"][band]) > 2  # so half of it is told apart from all of it
     source = 0.1 * tone(1.0, BAND_CENTRES_HZ[band], channels=1)[:, 0]
     response = apply(client, wav_bytes(source), curve=json.dumps({**shown, "confidence": 0.5}), normalize="false",
                      confidence_scaling=scaling)
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.headers["x-confidence"] == ("0.500" if scaling == "true" else "")
     out, _ = sf.read(io.BytesIO(response.content))
     middle = slice(SR // 4, 3 * SR // 4)
     change_db = 20 * np.log10(np.std(out[middle]) / np.std(source[middle]))

@@ -213,7 +213,7 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
             uploads.remove_workdir(work)
             raise
         return FileResponse(out_path, media_type=media_type, filename=out_path.name,
-                            headers=uploads.report_headers(report, eq_curve.model),
+                            headers=uploads.report_headers(report, eq_curve.model, eq_curve.confidence),
                             background=BackgroundTask(uploads.remove_workdir, work))
 
     return app

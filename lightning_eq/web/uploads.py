@@ -148,8 +148,8 @@ def output_format(info: AudioInfo, requested: str | None) -> tuple[str, str]:
     return PLAYABLE[fmt]
 
 
-def report_headers(report: ApplyReport, model: str | None) -> dict[str, str]:
-    """What apply_file did, as response headers (documented on /docs)."""
+def report_headers(report: ApplyReport, model: str | None, confidence: float | None = None) -> dict[str, str]:
+    """What apply_file did, and how sure the model was of the curve, as response headers (documented on /docs)."""
     return {
         "X-Normalization-Gain-Db": f"{report.normalization_gain_db:.2f}",
         "X-Peak-Out-Dbfs": f"{report.peak_out_dbfs:.2f}",
@@ -159,6 +159,7 @@ def report_headers(report: ApplyReport, model: str | None) -> dict[str, str]:
         "X-Duration-S": f"{report.duration_s:.3f}",
         "X-Dropped-Centres-Hz": ",".join(f"{f:g}" for f in report.dropped_centres_hz),
         "X-Model": model or "",
+        "X-Confidence": "" if confidence is None else f"{confidence:.3f}",
     }
 
 
@@ -171,4 +172,5 @@ REPORT_HEADERS_DOC = {
     "X-Duration-S": "Length in seconds.",
     "X-Dropped-Centres-Hz": "Band centres at or above Nyquist, which were left out (comma-separated).",
     "X-Model": "Key of the model that turned the description into a curve (empty for a curve sent as JSON).",
+    "X-Confidence": "The curve's confidence, 0 to 1 (empty when the model gives none or confidence_scaling is false).",
 }
