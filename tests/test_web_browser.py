@@ -62,12 +62,19 @@ def serving(folder: Path, model: str) -> Iterator[str]:
                 time.sleep(0.3)
             yield url
         finally:
-            os.killpg(process.pid, signal.SIGTERM)  # the whole tree: the server and anything it started
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's whole process group (it and anything it started), SIGKILL after 30 s."""
+    with contextlib.suppress(ProcessLookupError):  # ProcessLookupError: the group is gone already
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @pytest.fixture(scope="module")
