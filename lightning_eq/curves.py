@@ -34,6 +34,9 @@ BAND_CENTRES_HZ: tuple[float, ...] = (
 N_BANDS = len(BAND_CENTRES_HZ)
 BAND_Q = 4.31  # peaking-filter Q of the SocialEQ / Audealize graphic EQ
 DEFAULT_MAX_GAIN_DB = 5.0
+# Below this confidence a description counts as unfamiliar: the CLI and the page say its curve is a guess.
+# Halfway between the targets of issue 8 (known SocialEQ words >= 0.8, strings that are no word <= 0.2).
+LOW_CONFIDENCE = 0.5
 UNIT_OFFSET, UNIT_SPAN = 4.0, 8.0
 
 
@@ -97,6 +100,11 @@ class EqCurve:
     @property
     def curve_unit(self) -> np.ndarray:
         return z_to_unit(self.curve_z)
+
+    @property
+    def unfamiliar(self) -> bool:
+        """True when the model says it knows little of the description (confidence under LOW_CONFIDENCE)."""
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
 
     def to_db(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB, amount: float = 1.0, confidence_scaling: bool = True) -> EqCurve:
         """This curve as gains in dB (a dB curve is rescaled by the same rule); amounts multiply, and so does the

@@ -65,13 +65,14 @@ def parametric_text(fit: ParametricFit, comment: str = "") -> str:
 
 
 def curve_json(curve: EqCurve, gains_db: np.ndarray, max_gain_db: float, amount: float) -> str:
-    """The curve with its centres, gains in dB and, when known, shape, amount, model and text."""
+    """The curve with its centres, gains in dB and, when known, shape, amount, model, text, confidence and language
+    (the confidence too, so the file reloads to the same gains)."""
     out: dict = {"centres_hz": list(curve.centres_hz), "gains_db": [round(float(g), 4) for g in gains_db]}
     out["max_gain_db"] = max_gain_db
     if curve.scale != "db":  # a shape reloads with its amount; dB gains already have it applied
         out["curve_z"] = [round(float(v), 5) for v in curve.curve_z]
         out["amount"] = amount * curve.amount
-    for key in ("model", "text"):
+    for key in ("model", "text", "confidence", "language"):
         if getattr(curve, key) is not None:
             out[key] = getattr(curve, key)
     return json.dumps(out, indent=1) + "\n"

@@ -2,11 +2,13 @@
 
 ``create_app(predictor, settings)`` builds the app around a predictor loaded once (tests inject their own).
 Endpoints are plain ``def`` functions, so FastAPI runs them in its thread pool and a long apply does not
-hold up other clients. LightningEqErrors become 4xx responses with their message as ``detail``.
+hold up other clients. LightningEqErrors become 4xx responses with their message as ``detail`` and a stable
+``code`` (``web/codes.py``) that the page words in its own language.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -15,18 +17,21 @@ from typing import Literal, Optional, Protocol, Sequence
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightning_eq.audio import apply_file
 from lightning_eq.config import check_model_key
-from lightning_eq.curves import BAND_CENTRES_HZ, DEFAULT_MAX_GAIN_DB, N_BANDS, EqCurve
+from lightning_eq.curves import BAND_CENTRES_HZ, DEFAULT_MAX_GAIN_DB, LOW_CONFIDENCE, N_BANDS, EqCurve
 from lightning_eq.errors import ConfigError, LightningEqError, ModelNotFound
 from lightning_eq.presets import export_preset
 from lightning_eq.web import uploads
+from lightning_eq.web.codes import code_of, coded, tag
 from lightning_eq.web.schemas import (
     CurvePrediction, ErrorResponse, ExportRequest, ExportResponse, FitSummary, HealthResponse, PredictRequest,
     PredictResponse, check_description, curve_from_data, parse_curve,
@@ -40,9 +45,22 @@ ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422)}
 
 
 class Predicts(Protocol):
+    """What the app needs of a predictor. Each curve may name its own ``model``, ``confidence`` and ``language``;
+    a predictor that routes may also list the keys it answers with in ``model_keys`` (read if present)."""
+
     key: str
 
     def predict(self, texts: Sequence[str]) -> list[EqCurve]: ...
+
+
+def served_models(predictor: Predicts) -> list[str]:
+    """The keys of the models that may answer: the predictor's ``model_keys`` if it has them, else its key."""
+    return list(getattr(predictor, "model_keys", None) or [predictor.key])
+
+
+def without_confidence(curve: EqCurve, confidence_scaling: bool) -> EqCurve:
+    """``curve`` as is, or without its confidence when the gains should not be scaled by it (apply, export)."""
+    return curve if confidence_scaling else dataclasses.replace(curve, confidence=None)
 
 
 def _status(err: LightningEqError) -> int:
@@ -72,10 +90,13 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
     app = FastAPI(
         title="lightning-eq",
         summary="Describe a sound; get a 40-band EQ curve, equalised audio and presets.",
-        description=f"Model `{predictor.key}`. Errors come back as `{{\"detail\": \"what went wrong\"}}` with a 4xx "
-                    "status: 400 for invalid input, 404 for a model this server does not run, 413 for an upload "
-                    f"over {settings.max_upload_mb:g} MB, 422 for malformed fields or audio over "
-                    f"{settings.max_audio_seconds:g} s.",
+        description=f"Model `{predictor.key}`. Errors come back as `{{\"detail\": \"what went wrong\", \"code\": "
+                    "\"empty_description\", \"params\": {}}` with a 4xx status: 400 for invalid input, 404 for a model "
+                    f"this server does not run, 413 for an upload over {settings.max_upload_mb:g} MB, 422 for malformed "
+                    f"fields or audio over {settings.max_audio_seconds:g} s. `code` is stable (see ErrorResponse); "
+                    "`detail` is English prose. Each curve carries a `confidence` (0 to 1, or null); below "
+                    f"{LOW_CONFIDENCE:g} it is `unfamiliar`, and gains are multiplied by the confidence unless "
+                    "`confidence_scaling` is false.",
         version="0.1.0",
         docs_url=None,  # served below from the vendored Swagger UI: FastAPI's default page loads it from a CDN
         redoc_url=None,
@@ -87,18 +108,29 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
     @app.exception_handler(LightningEqError)
     async def user_error(request: Request, err: LightningEqError) -> JSONResponse:
         log.info("%s %s -> %s", request.method, request.url.path, err)
-        return JSONResponse({"detail": str(err)}, status_code=_status(err))
+        code, params = code_of(err)
+        return JSONResponse({"detail": str(err), "code": code, "params": params}, status_code=_status(err))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _plain_validation(err.errors()), "errors": jsonable_encoder(err.errors())},
-                            status_code=422)
+        return JSONResponse({"detail": _plain_validation(err.errors()), "code": "invalid_request", "params": {},
+                             "errors": jsonable_encoder(err.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def too_large(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code != 413:  # unknown paths, wrong methods: FastAPI's own answer
+            return await http_exception_handler(request, err)
+        is_upload = request.url.path == "/api/apply"  # a chunked body stopped by uploads.BodySizeLimit
+        code, params = ("file_too_large", {"max_mb": settings.max_upload_mb}) if is_upload else ("body_too_large", {})
+        return JSONResponse({"detail": err.detail, "code": code, "params": params}, status_code=413)
 
     def predict_curves(texts: list[str], model: str | None) -> list[EqCurve]:
         if model and model != predictor.key:
-            check_model_key(model)
-            raise ModelNotFound(f"This server runs model {predictor.key!r}, not {model!r}; leave 'model' out, or "
-                                f"start another with `lightning-eq serve --model {model}`.")
+            with coded("unknown_model", model=model):
+                check_model_key(model)
+            raise tag(ModelNotFound(f"This server runs model {predictor.key!r}, not {model!r}; leave 'model' out, or "
+                                    f"start another with `lightning-eq serve --model {model}`."),
+                      "model_not_served", model=model, served=predictor.key)
         with predict_lock:
             return predictor.predict(texts)
 
@@ -123,24 +155,25 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
 
     @app.get("/api/health", response_model=HealthResponse, tags=["api"])
     def health() -> HealthResponse:
-        """The model this server runs and its upload limits."""
-        return HealthResponse(model=predictor.key, bands=N_BANDS, max_upload_mb=settings.max_upload_mb,
+        """The model this server runs (and those it routes to), and its limits."""
+        return HealthResponse(model=predictor.key, models=served_models(predictor), low_confidence=LOW_CONFIDENCE,
+                              bands=N_BANDS, max_upload_mb=settings.max_upload_mb,
                               max_audio_seconds=settings.max_audio_seconds)
 
     @app.post("/api/predict", response_model=PredictResponse, responses=ERRORS, tags=["api"])
     def predict(body: PredictRequest) -> PredictResponse:
-        """The EQ curve of each description: its shape (z and unit scales) and gains in dB at the centres."""
+        """The EQ curve of each description: its shape (z and unit scales), gains in dB at the centres, and how
+        sure the model is (confidence, unfamiliar), with the language and the model that answered."""
         curves = predict_curves(body.descriptions(settings.max_texts, settings.max_text_chars), body.model)
-        found = [CurvePrediction(text=c.text, curve_z=c.curve_z.round(5).tolist(), curve_unit=c.curve_unit.round(6).tolist(),
-                                 gains_db=c.to_db(body.max_gain_db, body.amount).values.round(4).tolist(),
-                                 description_amount=c.amount) for c in curves]
-        return PredictResponse(model=predictor.key, freqs_hz=list(BAND_CENTRES_HZ), amount=body.amount,
-                               max_gain_db=body.max_gain_db, **found[0].model_dump(), predictions=found)
+        found = [CurvePrediction.of(c, predictor.key, body.max_gain_db, body.amount, body.confidence_scaling)
+                 for c in curves]
+        return PredictResponse(freqs_hz=list(BAND_CENTRES_HZ), amount=body.amount, max_gain_db=body.max_gain_db,
+                               confidence_scaling=body.confidence_scaling, **found[0].model_dump(), predictions=found)
 
     @app.post("/api/export", response_model=ExportResponse, responses=ERRORS, tags=["api"])
     def export(body: ExportRequest) -> ExportResponse:
         """A preset for another equaliser: GraphicEQ line, Equalizer APO parametric filters, or the curve as JSON."""
-        curve = one_curve(body.text, body.curve, body.model)
+        curve = without_confidence(one_curve(body.text, body.curve, body.model), body.confidence_scaling)
         preset = export_preset(curve, body.format, body.filters, body.max_gain_db, body.amount)
         fit = preset.fit and FitSummary(filters=len(preset.fit.filters), max_error_db=preset.fit.max_error_db,
                                         rms_error_db=preset.fit.rms_error_db)
@@ -161,12 +194,13 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
         amount: float = Form(1.0, ge=-4.0, le=4.0, description="Multiplies the gains (1 = as described)."),
         max_gain_db: float = Form(DEFAULT_MAX_GAIN_DB, gt=0.0, le=24.0, description="Largest gain at amount 1, in dB."),
         normalize: bool = Form(True, description="Turn the result down if the EQ would push peaks over full scale."),
+        confidence_scaling: bool = Form(True, description="Multiply the gains by the curve's confidence (default)."),
         out_format: Optional[Literal["wav", "flac", "ogg", "mp3"]] = Form(
             None, alias="format", description="Format of the result (default: the input's, or WAV)."),
         model: Optional[str] = Form(None, description="Must be the server's model if given."),
     ) -> FileResponse:
         """Equalise an uploaded file by a description or a curve; the response is the audio file."""
-        eq_curve = one_curve(text, curve, model)
+        eq_curve = without_confidence(one_curve(text, curve, model), confidence_scaling)
         work = uploads.new_workdir(settings.work_dir)
         try:
             in_path = uploads.save_upload(file.file, file.filename, work, settings.max_upload_bytes)
@@ -179,7 +213,7 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
             uploads.remove_workdir(work)
             raise
         return FileResponse(out_path, media_type=media_type, filename=out_path.name,
-                            headers=uploads.report_headers(report, eq_curve.model),
+                            headers=uploads.report_headers(report, eq_curve.model, eq_curve.confidence),
                             background=BackgroundTask(uploads.remove_workdir, work))
 
     return app

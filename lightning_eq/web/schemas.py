@@ -7,13 +7,16 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, EqCurve
+from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, LOW_CONFIDENCE, EqCurve
 from lightning_eq.errors import ConfigError, DataError
+from lightning_eq.web.codes import CODES, coded, tag
 
 AMOUNT = Field(1.0, ge=-4.0, le=4.0, description="Multiplies the gains: 1 = as described, 0.5 = half, -1 = the opposite.")
 MAX_GAIN_DB = Field(DEFAULT_MAX_GAIN_DB, gt=0.0, le=24.0,
                     description="Largest boost or cut of the curve at amount 1, in dB (5 dB by default, as in Audealize).")
 MODEL = Field(None, description="Model key; must be the one the server runs (see GET /api/health). Leave out to use it.")
+CONFIDENCE_SCALING = Field(True, description="Multiply the gains by the curve's confidence (default), so an unfamiliar "
+                           "description gets a gentler curve; false applies the shape at full strength.")
 EMPTY_TEXT = 'The description is empty. Type how the sound should change, e.g. "warm" or "less boomy, more presence".'
 
 
@@ -21,9 +24,10 @@ def check_description(text: str, max_chars: int) -> str:
     """``text`` stripped; ConfigError when empty or too long."""
     text = text.strip()
     if not text:
-        raise ConfigError(EMPTY_TEXT)
+        raise tag(ConfigError(EMPTY_TEXT), "empty_description")
     if len(text) > max_chars:
-        raise ConfigError(f"The description has {len(text)} characters; keep it under {max_chars}, a phrase or two.")
+        raise tag(ConfigError(f"The description has {len(text)} characters; keep it under {max_chars}, a phrase or two."),
+                  "description_too_long", chars=len(text), max_chars=max_chars)
     return text
 
 
@@ -31,10 +35,11 @@ def curve_from_data(data: object) -> EqCurve:
     """An EqCurve from a JSON object: /api/predict's answer (curve_z, description_amount) or `export --format json`."""
     if isinstance(data, dict) and "description_amount" in data:
         data = {**data, "amount": data["description_amount"]}  # an /api/predict curve sent back as it came
-    try:
-        return EqCurve.from_dict(data, source="curve")
-    except (TypeError, ValueError) as err:
-        raise DataError(f"The curve's values must be numbers ({err}).") from err
+    with coded("bad_curve"):
+        try:
+            return EqCurve.from_dict(data, source="curve")
+        except (TypeError, ValueError) as err:
+            raise DataError(f"The curve's values must be numbers ({err}).") from err
 
 
 def parse_curve(curve_json: str) -> EqCurve:
@@ -42,8 +47,8 @@ def parse_curve(curve_json: str) -> EqCurve:
     try:
         data = json.loads(curve_json)
     except json.JSONDecodeError as err:
-        raise DataError(f"The curve is not valid JSON ({err.msg} at character {err.pos}); "
-                        "send a curve from /api/predict or `lightning-eq export --format json`.") from err
+        raise tag(DataError(f"The curve is not valid JSON ({err.msg} at character {err.pos}); send a curve from "
+                            "/api/predict or `lightning-eq export --format json`."), "bad_curve") from err
     return curve_from_data(data)
 
 
@@ -55,6 +60,7 @@ class PredictRequest(BaseModel):
     texts: Optional[list[str]] = Field(None, description="Several descriptions at once; each gets its own curve.")
     amount: float = AMOUNT
     max_gain_db: float = MAX_GAIN_DB
+    confidence_scaling: bool = CONFIDENCE_SCALING
     model: Optional[str] = MODEL
 
     def descriptions(self, max_texts: int, max_chars: int) -> list[str]:
@@ -65,7 +71,8 @@ class PredictRequest(BaseModel):
         if not texts:
             raise ConfigError('"texts" is an empty list; send at least one description.')
         if len(texts) > max_texts:
-            raise ConfigError(f"{len(texts)} descriptions in one request; send at most {max_texts}.")
+            raise tag(ConfigError(f"{len(texts)} descriptions in one request; send at most {max_texts}."),
+                      "too_many_descriptions", count=len(texts), max_texts=max_texts)
         return [check_description(t, max_chars) for t in texts]
 
 
@@ -76,20 +83,42 @@ class CurvePrediction(BaseModel):
     gains_db: list[float] = Field(description="Gains in dB at the 40 centres, at the requested amount and max gain.")
     description_amount: float = Field(description='Intensity read from the words ("very" 1.5, "less" -1); '
                                       "already included in gains_db.")
+    confidence: Optional[float] = Field(description="How well the model's training covers the description, 0 to 1 "
+                                        "(null: this model gives none); gains_db is multiplied by it unless "
+                                        "confidence_scaling is false.")
+    unfamiliar: bool = Field(description=f"True when confidence < {LOW_CONFIDENCE:g}: the description is unfamiliar "
+                             "to the model and its curve is a guess.")
+    language: Optional[str] = Field(description='Language identified in the description ("en", "es"; null: not '
+                                    "identified).")
+    model: str = Field(description="Key of the model that answered this description (with routing, descriptions of "
+                       "one request may be answered by different models).")
+
+    @classmethod
+    def of(cls, curve: EqCurve, model: str, max_gain_db: float, amount: float, confidence_scaling: bool) -> CurvePrediction:
+        """The API's view of one predicted curve; ``model`` names the answering model when the curve does not."""
+        return cls(text=curve.text, curve_z=curve.curve_z.round(5).tolist(), curve_unit=curve.curve_unit.round(6).tolist(),
+                   gains_db=curve.to_db(max_gain_db, amount, confidence_scaling).values.round(4).tolist(),
+                   description_amount=curve.amount, confidence=curve.confidence, unfamiliar=curve.unfamiliar,
+                   language=curve.language, model=curve.model or model)
 
 
 class PredictResponse(BaseModel):
-    """The curves; the top-level curve fields repeat the first (or only) description's."""
+    """The curves; the top-level curve fields (text to model) repeat the first (or only) description's."""
 
-    model: str = Field(description="Key of the model that answered.")
     freqs_hz: list[float] = Field(description="The 40 band centres in Hz, 20 Hz to 19682 Hz.")
     amount: float
     max_gain_db: float
+    confidence_scaling: bool
+    low_confidence: float = Field(LOW_CONFIDENCE, description="Confidence under which a curve counts as unfamiliar.")
     text: str
     curve_z: list[float]
     curve_unit: list[float]
     gains_db: list[float]
     description_amount: float
+    confidence: Optional[float]
+    unfamiliar: bool
+    language: Optional[str]
+    model: str = Field(description="Key of the model that answered the first description.")
     predictions: list[CurvePrediction] = Field(description="One curve per description, in the order sent.")
 
 
@@ -103,6 +132,7 @@ class ExportRequest(BaseModel):
     filters: int = Field(8, ge=1, le=20, description="Number of parametric filters (shelves plus bells).")
     amount: float = AMOUNT
     max_gain_db: float = MAX_GAIN_DB
+    confidence_scaling: bool = CONFIDENCE_SCALING
     model: Optional[str] = MODEL
 
 
@@ -122,10 +152,15 @@ class ExportResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
     model: str = Field(description="Key of the model loaded at start-up.")
+    models: list[str] = Field(description="Keys of every model that may answer (several when the server routes "
+                              "descriptions by language).")
+    low_confidence: float = Field(description="Confidence under which a curve counts as unfamiliar.")
     bands: int
     max_upload_mb: float
     max_audio_seconds: float
 
 
 class ErrorResponse(BaseModel):
-    detail: str = Field(description="What went wrong and what to do, in plain words.")
+    detail: str = Field(description="What went wrong and what to do, in plain words (English).")
+    code: str = Field(description="Stable machine-readable kind of error: " + ", ".join(CODES) + ".")
+    params: dict = Field({}, description="Names and numbers a client needs to word the error itself, per code.")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lightning_eq.audio.apply import ApplyReport
 from lightning_eq.audio.files import AudioInfo, read_info
 from lightning_eq.errors import AudioError
+from lightning_eq.web.codes import coded, tag
 from lightning_eq.web.settings import MB
 
 # Formats a browser's <audio> element plays; anything else comes back as WAV unless asked otherwise.
@@ -64,7 +65,9 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             if is_upload:
                 message = too_large_message(self.file_limit_bytes, int(declared))
-            await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+            code, params = ("file_too_large", {"max_mb": self.file_limit_bytes / MB}) if is_upload else ("body_too_large", {})
+            body = {"detail": message, "code": code, "params": params}
+            await JSONResponse(body, status_code=413)(scope, receive, send)
             return
         received = 0
 
@@ -72,7 +75,7 @@ class BodySizeLimit:
             nonlocal received
             msg = await receive()
             received += len(msg.get("body", b""))
-            if received > limit:  # a chunked body that never said how long it is
+            if received > limit:  # a chunked body that never said how long it is (the app's handler adds the code)
                 raise HTTPException(413, detail=message)
             return msg
 
@@ -111,7 +114,7 @@ def save_upload(source: BinaryIO, filename: str | None, folder: Path, max_bytes:
         while chunk := source.read(COPY_CHUNK_BYTES):
             written += len(chunk)
             if written > max_bytes:
-                raise UploadTooLarge(too_large_message(max_bytes))
+                raise tag(UploadTooLarge(too_large_message(max_bytes)), "file_too_large", max_mb=max_bytes / MB)
             out.write(chunk)
     return path
 
@@ -123,14 +126,14 @@ def _minutes(seconds: float) -> str:
 
 def check_audio(path: Path, max_seconds: float) -> AudioInfo:
     """The upload's header, read and checked: AudioError if it is not audio, AudioTooLong past ``max_seconds``."""
-    with plain_paths(path.parent):
+    with coded("unreadable_audio", filename=path.name), plain_paths(path.parent):
         info = read_info(path)
     seconds = info.frames / info.sample_rate
     if seconds > max_seconds:
-        raise AudioTooLong(
+        raise tag(AudioTooLong(
             f"{path.name} lasts {_minutes(seconds)}; this server equalises files up to {_minutes(max_seconds)} "
             "long. Trim it, or use `lightning-eq apply` in a terminal, which has no length limit."
-        )
+        ), "audio_too_long", filename=path.name, seconds=round(seconds, 3), max_seconds=max_seconds)
     return info
 
 
@@ -145,8 +148,8 @@ def output_format(info: AudioInfo, requested: str | None) -> tuple[str, str]:
     return PLAYABLE[fmt]
 
 
-def report_headers(report: ApplyReport, model: str | None) -> dict[str, str]:
-    """What apply_file did, as response headers (documented on /docs)."""
+def report_headers(report: ApplyReport, model: str | None, confidence: float | None = None) -> dict[str, str]:
+    """What apply_file did, and how sure the model was of the curve, as response headers (documented on /docs)."""
     return {
         "X-Normalization-Gain-Db": f"{report.normalization_gain_db:.2f}",
         "X-Peak-Out-Dbfs": f"{report.peak_out_dbfs:.2f}",
@@ -156,6 +159,7 @@ def report_headers(report: ApplyReport, model: str | None) -> dict[str, str]:
         "X-Duration-S": f"{report.duration_s:.3f}",
         "X-Dropped-Centres-Hz": ",".join(f"{f:g}" for f in report.dropped_centres_hz),
         "X-Model": model or "",
+        "X-Confidence": "" if confidence is None else f"{confidence:.3f}",
     }
 
 
@@ -168,4 +172,5 @@ REPORT_HEADERS_DOC = {
     "X-Duration-S": "Length in seconds.",
     "X-Dropped-Centres-Hz": "Band centres at or above Nyquist, which were left out (comma-separated).",
     "X-Model": "Key of the model that turned the description into a curve (empty for a curve sent as JSON).",
+    "X-Confidence": "The curve's confidence, 0 to 1 (empty when the model gives none or confidence_scaling is false).",
 }

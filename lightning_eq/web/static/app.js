@@ -1,13 +1,53 @@
 // The lightning-eq page: predict a curve, draw it, equalise an upload, export presets. Plain JS, no libraries.
+// Every word shown comes from i18n.js; messages are kept as {key, params} (or the server's error) in the state,
+// so switching the language re-renders them all.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SVG_NS = "http://www.w3.org/2000/svg";
-const PLOT = { width: 800, height: 320, left: 52, right: 16, top: 14, bottom: 40, fMin: 20, fMax: 20000 };
-const GRID_HZ = [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000];
 const BASE_MAX_GAIN_DB = 5; // the API is asked at amount 1 and 5 dB; gains scale linearly from there
 
-const state = { prediction: null, limits: null, equalisedWith: null, downloadUrl: null, originalUrl: null };
+const state = { prediction: null, limits: null, equalisedWith: null, downloadUrl: null, originalUrl: null,
+                messages: {}, busy: {} };
+
+// ---------- messages in the page's language ----------
+
+// A message is {key, params} (params may hold messages too), {server: body} for an API error, or {text}.
+class PageError extends Error {
+  constructor(spec) { super(spec.key || (spec.server && spec.server.detail) || spec.text); this.spec = spec; }
+}
+
+function say(spec) {
+  if (spec.server) return serverText(spec.server);
+  if (!spec.key) return spec.text || "";
+  const params = {};
+  for (const [name, value] of Object.entries(spec.params || {})) params[name] = value && typeof value === "object" ? say(value) : value;
+  return I18N.t(spec.key, params);
+}
+
+// The API's error in the page's language when its code has words here, else the server's own (English) detail.
+function serverText(body) {
+  const key = `server.${body.code}`;
+  if (!body.code || !I18N.has(key)) return body.detail;
+  const params = { ...(body.params || {}) };
+  if (body.code === "audio_too_long") Object.assign(params, { seconds: minutes(params.seconds), max_seconds: minutes(params.max_seconds) });
+  return I18N.t(key, params);
+}
+
+// Show (and remember, for a language switch) a message in an element; error boxes hide when empty.
+function setMessage(id, spec) {
+  state.messages[id] = spec || null;
+  const el = $(id);
+  el.replaceChildren();
+  if (state.busy[id]) {
+    const spinner = document.createElement("span");
+    spinner.className = "spinner";
+    el.append(spinner);
+  }
+  if (spec) el.append(say(spec));
+  if (el.classList.contains("error")) el.hidden = !spec;
+}
+
+const showError = setMessage;
 
 // ---------- talking to the API ----------
 
@@ -16,43 +56,36 @@ async function api(path, options) {
   try {
     response = await fetch(path, options);
   } catch (err) {
-    throw new Error("Could not reach the lightning-eq server. Is `lightning-eq serve` still running?");
+    throw new PageError({ key: "error.unreachable" });
   }
   if (response.ok) return response;
-  let message = `The server answered ${response.status} ${response.statusText}.`;
+  let spec = { key: "error.status", params: { status: response.status, statusText: response.statusText } };
   try {
     const body = await response.json();
-    if (typeof body.detail === "string") message = body.detail;
+    if (typeof body.detail === "string") spec = { server: body };
   } catch (err) { /* not JSON: keep the status line */ }
-  throw new Error(message);
+  throw new PageError(spec);
 }
 
-function showError(id, message) {
-  const el = $(id);
-  el.textContent = message || "";
-  el.hidden = !message;
-}
-
-// Run a long step with its buttons disabled and a spinner plus text in its status line; the step may
-// return a line to leave in the status when it is done.
-async function working(button, statusId, text, errorId, step) {
+// Run a long step with its buttons disabled and a spinner plus a message in its status line; the step may
+// return a message to leave in the status when it is done.
+async function working(button, statusId, busyKey, errorId, step) {
   const buttons = button ? [].concat(button) : [];
   buttons.forEach((b) => { b.disabled = true; });
-  showError(errorId, "");
-  const status = $(statusId);
-  status.innerHTML = "";
-  const spinner = document.createElement("span");
-  spinner.className = "spinner";
-  status.append(spinner, text);
-  status.classList.add("busy");
+  showError(errorId, null);
+  state.busy[statusId] = true;
+  setMessage(statusId, { key: busyKey });
+  $(statusId).classList.add("busy");
   try {
     const done = await step();
-    status.textContent = done || "";
+    state.busy[statusId] = false;
+    setMessage(statusId, done);
   } catch (err) {
-    status.textContent = "";
-    showError(errorId, err.message);
+    state.busy[statusId] = false;
+    setMessage(statusId, null);
+    showError(errorId, err instanceof PageError ? err.spec : { text: err.message });
   } finally {
-    status.classList.remove("busy");
+    $(statusId).classList.remove("busy");
     buttons.forEach((b) => { b.disabled = false; });
   }
 }
@@ -66,120 +99,83 @@ function maxGainDb() {
   return Number.isFinite(value) && value > 0 ? Math.min(value, 24) : BASE_MAX_GAIN_DB;
 }
 
+function scaling() { return $("confidence-scaling").checked; }
+
+// The API is asked for gains without the confidence; the page multiplies them by it when the box is ticked.
 function currentGains() {
-  const scale = amount() * maxGainDb() / BASE_MAX_GAIN_DB;
+  const confidence = state.prediction.confidence;
+  const trust = scaling() && confidence !== null && confidence !== undefined ? confidence : 1;
+  const scale = amount() * maxGainDb() / BASE_MAX_GAIN_DB * trust;
   return state.prediction.gains_db.map((g) => g * scale);
 }
 
-function xOf(hz) {
-  const w = PLOT.width - PLOT.left - PLOT.right;
-  return PLOT.left + (Math.log10(hz / PLOT.fMin) / Math.log10(PLOT.fMax / PLOT.fMin)) * w;
-}
-
-function yOf(db, rangeDb) {
-  const h = PLOT.height - PLOT.top - PLOT.bottom;
-  return PLOT.top + ((rangeDb - db) / (2 * rangeDb)) * h;
-}
-
-function el(name, attrs, parent, text) {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-function hzLabel(hz) { return hz >= 1000 ? `${hz / 1000}k` : `${hz}`; }
-function freqText(hz) { return hz < 1000 ? `${hz} Hz` : `${parseFloat((hz / 1000).toFixed(hz < 10000 ? 2 : 1))} kHz`; }
-function dbLabel(db) { return db > 0 ? `+${db}` : db < 0 ? `−${-db}` : "0"; }
-function signed(db) { return (db >= 0 ? "+" : "−") + Math.abs(db).toFixed(1); }
-
-// A smooth path through the points (Catmull-Rom as cubic Béziers).
-function smoothPath(points) {
-  let d = `M${points[0][0].toFixed(1)},${points[0][1].toFixed(1)}`;
-  for (let i = 0; i < points.length - 1; i++) {
-    const [p0, p1, p2, p3] = [points[Math.max(i - 1, 0)], points[i], points[i + 1], points[Math.min(i + 2, points.length - 1)]];
-    const c1 = [p1[0] + (p2[0] - p0[0]) / 6, p1[1] + (p2[1] - p0[1]) / 6];
-    const c2 = [p2[0] - (p3[0] - p1[0]) / 6, p2[1] - (p3[1] - p1[1]) / 6];
-    d += ` C${c1[0].toFixed(1)},${c1[1].toFixed(1)} ${c2[0].toFixed(1)},${c2[1].toFixed(1)} ${p2[0].toFixed(1)},${p2[1].toFixed(1)}`;
-  }
-  return d;
-}
-
-function drawAxes(svg, rangeDb) {
-  const step = rangeDb <= 6 ? 2 : rangeDb <= 12 ? 3 : rangeDb <= 24 ? 6 : 12;
-  const grid = el("g", { class: "grid" }, svg);
-  for (let db = -rangeDb; db <= rangeDb; db += step) {
-    const y = yOf(db, rangeDb);
-    el("line", { x1: PLOT.left, x2: PLOT.width - PLOT.right, y1: y, y2: y, class: db === 0 ? "zero" : "" }, grid);
-    el("text", { x: PLOT.left - 8, y: y + 4, class: "axis-label", "text-anchor": "end" }, grid, dbLabel(db));
-  }
-  for (const hz of GRID_HZ) {
-    const x = xOf(hz);
-    el("line", { x1: x, x2: x, y1: PLOT.top, y2: PLOT.height - PLOT.bottom }, grid);
-    el("text", { x, y: PLOT.height - PLOT.bottom + 16, class: "axis-label", "text-anchor": "middle" }, grid, hzLabel(hz));
-  }
-  el("text", { x: PLOT.width - PLOT.right, y: PLOT.height - 4, class: "axis-title", "text-anchor": "end" }, svg, "frequency (Hz)");
-  el("text", { x: 14, y: (PLOT.height - PLOT.bottom + PLOT.top) / 2, class: "axis-title", "text-anchor": "middle",
-                transform: `rotate(-90 14 ${(PLOT.height - PLOT.bottom + PLOT.top) / 2})` }, svg, "gain (dB)");
-}
-
 function drawPlot() {
-  const svg = $("plot");
-  svg.replaceChildren();
   $("amount-value").textContent = `${amount().toFixed(2)}×`;
-  const peak = state.prediction ? Math.max(...currentGains().map(Math.abs)) : 0;
-  const rangeDb = Math.max(6, Math.ceil((peak + 0.5) / 3) * 3);
-  drawAxes(svg, rangeDb);
-  if (!state.prediction) return;
-  const gains = currentGains();
-  const points = state.prediction.freqs_hz.map((hz, i) => [xOf(hz), yOf(gains[i], rangeDb)]);
-  const line = smoothPath(points);
-  const zeroY = yOf(0, rangeDb).toFixed(1);
-  el("path", { d: `${line} L${points[points.length - 1][0].toFixed(1)},${zeroY} L${points[0][0].toFixed(1)},${zeroY} Z`, class: "area" }, svg);
-  el("path", { d: line, class: "curve", id: "curve-path" }, svg);
-  const ticks = el("g", { class: "centre-ticks" }, svg);
-  const markers = el("g", { class: "centres" }, svg);
-  state.prediction.freqs_hz.forEach((hz, i) => {
-    const x = xOf(hz);
-    el("line", { x1: x, x2: x, y1: PLOT.height - PLOT.bottom, y2: PLOT.height - PLOT.bottom - 6, class: "centre-tick" }, ticks);
-    const dot = el("circle", { cx: x, cy: points[i][1], r: 3.5, class: "centre" }, markers);
-    el("title", {}, dot, `${freqText(hz)}: ${signed(gains[i])} dB`);
-  });
-  describeCurve(gains);
+  describeAnswer();
+  const p = state.prediction;
+  const gains = p ? currentGains() : null;
+  drawCurve($("plot"), p && p.freqs_hz, gains, { frequency: I18N.t("plot.frequency"), gain: I18N.t("plot.gain") }, p && p.unfamiliar);
+  if (gains) describeCurve(gains);
 }
 
 function describeCurve(gains) {
   const freqs = state.prediction.freqs_hz;
   const hi = gains.indexOf(Math.max(...gains));
   const lo = gains.indexOf(Math.min(...gains));
-  $("curve-summary").textContent =
-    `Largest boost ${signed(gains[hi])} dB at ${freqText(freqs[hi])}; largest cut ${signed(gains[lo])} dB at ${freqText(freqs[lo])}.`;
-  if (state.equalisedWith && state.equalisedWith !== settingsKey()) {
-    $("apply-report").textContent = "The curve has changed since you equalised: press Equalise again to hear it.";
+  $("curve-summary").textContent = I18N.t("curve.summary", { boost: signed(gains[hi]), boostAt: freqText(freqs[hi]),
+                                                             cut: signed(gains[lo]), cutAt: freqText(freqs[lo]) });
+  if (state.equalisedWith && state.equalisedWith !== settingsKey()) setMessage("apply-report", { key: "curve.changed" });
+}
+
+// Which description, model and language answered, how sure the model is, and a plain warning when it is a guess.
+function describeAnswer() {
+  const p = state.prediction;
+  $("curve-meta").hidden = !p;
+  $("unfamiliar").hidden = !(p && p.unfamiliar);
+  if (!p) {
+    $("curve-caption").textContent = I18N.t("curve.none");
+    return;
+  }
+  const intensity = p.description_amount === 1 ? "" : I18N.t("curve.intensity", { value: p.description_amount.toFixed(2) });
+  $("curve-caption").textContent = I18N.t("curve.caption", { text: p.text, intensity });
+  const known = p.confidence !== null && p.confidence !== undefined;
+  const parts = {
+    "curve-model": [I18N.t("curve.model", { model: p.model }), "model", p.model],
+    "curve-language": [I18N.t("curve.language", { language: p.language ? I18N.languageName(p.language) : I18N.t("curve.no-language") }),
+                       "language", p.language || ""],
+    "curve-confidence": [I18N.t("curve.confidence", { confidence: known ? I18N.percent(p.confidence) : I18N.t("curve.no-confidence") }),
+                         "confidence", known ? String(p.confidence) : ""],
+  };
+  for (const [id, [text, name, value]] of Object.entries(parts)) {
+    $(id).textContent = text;
+    $(id).dataset[name] = value;
+  }
+  if (p.unfamiliar) {
+    $("unfamiliar").textContent = I18N.t("curve.unfamiliar", { text: p.text, confidence: I18N.percent(p.confidence) }) +
+      (scaling() ? I18N.t("curve.unfamiliar-scaled", { scaling: I18N.t("curve.scaling") }) : "");
   }
 }
 
 async function predict(text) {
-  await working($("predict-button"), "predict-status", "Finding the curve…", "predict-error", async () => {
+  await working($("predict-button"), "predict-status", "describe.busy", "predict-error", async () => {
     const response = await api("/api/predict", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text, amount: 1, max_gain_db: BASE_MAX_GAIN_DB }),
+      body: JSON.stringify({ text, amount: 1, max_gain_db: BASE_MAX_GAIN_DB, confidence_scaling: false }),
     });
     state.prediction = await response.json();
-    const intensity = state.prediction.description_amount;
-    const note = intensity === 1 ? "" : ` (intensity ${intensity.toFixed(2)} from the wording)`;
-    $("curve-caption").textContent = `EQ for “${state.prediction.text}”, model ${state.prediction.model}${note}.`;
     drawPlot();
   });
 }
 
 function curveForRequest() {
   const p = state.prediction;
-  return { curve_z: p.curve_z, description_amount: p.description_amount, text: p.text, model: p.model };
+  return { curve_z: p.curve_z, description_amount: p.description_amount, text: p.text, model: p.model,
+           confidence: p.confidence, language: p.language };
 }
 
-function settingsKey() { return JSON.stringify([state.prediction && state.prediction.text, amount(), maxGainDb()]); }
+function settingsKey() {
+  return JSON.stringify([state.prediction && state.prediction.text, amount(), maxGainDb(), scaling()]);
+}
 
 // ---------- audio ----------
 
@@ -189,28 +185,30 @@ function minutes(seconds) {
 }
 
 function chooseFile() {
-  showError("apply-error", "");
+  showError("apply-error", null);
   const file = $("file").files[0];
   if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
   state.originalUrl = file ? URL.createObjectURL(file) : null;
   if (state.originalUrl) $("original").src = state.originalUrl;
   else $("original").removeAttribute("src"); // an empty src would load the page itself
   if (file && state.limits && file.size > state.limits.max_upload_mb * 1048576) {
-    showError("apply-error", `${file.name} is ${(file.size / 1048576).toFixed(1)} MB; this server takes files up to ${state.limits.max_upload_mb} MB.`);
+    showError("apply-error", { key: "audio.too-large",
+                               params: { name: file.name, size: (file.size / 1048576).toFixed(1), max: state.limits.max_upload_mb } });
   }
 }
 
 async function equalise() {
   const file = $("file").files[0];
-  if (!state.prediction) return showError("apply-error", "Describe a sound first, then press Show curve; that curve is what gets applied.");
-  if (!file) return showError("apply-error", "Choose an audio file first (WAV, FLAC, OGG or MP3).");
-  await working($("apply-button"), "apply-status", "Equalising…", "apply-error", async () => {
+  if (!state.prediction) return showError("apply-error", { key: "audio.no-curve" });
+  if (!file) return showError("apply-error", { key: "audio.no-file" });
+  await working($("apply-button"), "apply-status", "audio.busy", "apply-error", async () => {
     const form = new FormData();
     form.append("file", file, file.name);
     form.append("curve", JSON.stringify(curveForRequest()));
     form.append("amount", String(amount()));
     form.append("max_gain_db", String(maxGainDb()));
     form.append("normalize", $("normalize").checked ? "true" : "false");
+    form.append("confidence_scaling", scaling() ? "true" : "false");
     if ($("out-format").value) form.append("format", $("out-format").value);
     const response = await api("/api/apply", { method: "POST", body: form });
     const blob = await response.blob();
@@ -221,7 +219,7 @@ async function equalise() {
     const link = $("download");
     link.href = state.downloadUrl;
     link.download = match ? match[1] : "equalised.wav";
-    link.textContent = `Download ${link.download}`;
+    setMessage("download", { key: "audio.download-file", params: { filename: link.download } });
     link.hidden = false;
     $("ab-button").disabled = false;
     state.equalisedWith = settingsKey();
@@ -231,10 +229,11 @@ async function equalise() {
 
 function reportApply(headers) {
   const gain = parseFloat(headers.get("X-Normalization-Gain-Db"));
-  const level = gain < 0 ? `turned down ${(-gain).toFixed(1)} dB to avoid clipping` : "level unchanged";
-  const clipped = headers.get("X-Clipped") === "true" ? " Warning: it clips; tick “Turn down to avoid clipping” or lower the amount." : "";
-  $("apply-report").textContent = `Equalised ${minutes(parseFloat(headers.get("X-Duration-S")))} at ${headers.get("X-Sample-Rate")} Hz, ` +
-    `${headers.get("X-Channels")} ch: ${level}, peak ${headers.get("X-Peak-Out-Dbfs")} dBFS.${clipped}`;
+  const level = gain < 0 ? { key: "audio.turned-down", params: { db: (-gain).toFixed(1) } } : { key: "audio.unchanged" };
+  const clipped = headers.get("X-Clipped") === "true" ? { key: "audio.clipped", params: { normalize: { key: "audio.normalize" } } } : { text: "" };
+  setMessage("apply-report", { key: "audio.report", params: {
+    duration: minutes(parseFloat(headers.get("X-Duration-S"))), rate: headers.get("X-Sample-Rate"),
+    channels: headers.get("X-Channels"), level, peak: headers.get("X-Peak-Out-Dbfs"), clipped } });
 }
 
 // Switch between A and B at the same position; only one plays at a time.
@@ -244,7 +243,7 @@ function switchAB() {
   const wasPlaying = !from.paused || (a.paused && b.paused);
   to.currentTime = Math.min(from.currentTime, to.duration || from.currentTime);
   from.pause();
-  if (wasPlaying) to.play().catch((err) => showError("apply-error", `Cannot play: ${err.message}`));
+  if (wasPlaying) to.play().catch((err) => showError("apply-error", { key: "audio.cannot-play", params: { message: err.message } }));
 }
 
 // ---------- presets ----------
@@ -261,22 +260,22 @@ function download(text, filename, type) {
 }
 
 async function exportPreset(format) {
-  if (!state.prediction) return showError("export-error", "Describe a sound first, then press Show curve; the preset is made from that curve.");
+  if (!state.prediction) return showError("export-error", { key: "presets.no-curve" });
   const buttons = [...document.querySelectorAll("button.preset")];
-  await working(buttons, "export-status", "Making the preset…", "export-error", async () => {
+  await working(buttons, "export-status", "presets.busy", "export-error", async () => {
     const response = await api("/api/export", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ curve: curveForRequest(), format, filters: parseInt($("filters").value, 10) || 8,
-                             amount: amount(), max_gain_db: maxGainDb() }),
+                             amount: amount(), max_gain_db: maxGainDb(), confidence_scaling: scaling() }),
     });
     const preset = await response.json();
     download(preset.preset, preset.filename, format === "json" ? "application/json" : "text/plain");
     const preview = $("preset-preview");
     preview.textContent = preset.preset;
     preview.hidden = false;
-    const fit = preset.fit ? ` ${preset.fit.filters} filters fit the curve within ${preset.fit.max_error_db.toFixed(2)} dB ` +
-      `(RMS ${preset.fit.rms_error_db.toFixed(2)} dB).` : "";
-    return `Saved ${preset.filename}.${fit}`;
+    const fit = preset.fit ? { key: "presets.fit", params: { filters: preset.fit.filters, max: preset.fit.max_error_db.toFixed(2),
+                                                             rms: preset.fit.rms_error_db.toFixed(2) } } : { text: "" };
+    return { key: "presets.saved", params: { filename: preset.filename, fit } };
   });
 }
 
@@ -286,22 +285,44 @@ async function loadHealth() {
   try {
     const health = await (await api("/api/health")).json();
     state.limits = health;
-    $("model-badge").textContent = `model: ${health.model}`;
+    const models = health.models && health.models.length ? health.models : [health.model];
+    setMessage("model-badge", { key: models.length > 1 ? "page.models" : "page.model", params: { models: models.join(", ") } });
     $("model-badge").hidden = false;
-    $("limits").textContent = `WAV, FLAC, OGG or MP3, up to ${health.max_upload_mb} MB and ${minutes(health.max_audio_seconds)} long.`;
+    setMessage("limits", { key: "audio.limits", params: { mb: health.max_upload_mb, minutes: minutes(health.max_audio_seconds) } });
   } catch (err) {
-    showError("predict-error", err.message);
+    showError("predict-error", err instanceof PageError ? err.spec : { text: err.message });
   }
 }
 
+function showExamples() {
+  const buttons = I18N.t("describe.examples").map((text) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "example";
+    b.textContent = text;
+    b.addEventListener("click", () => { $("text").value = text; predict(text); });
+    return b;
+  });
+  $("example-list").replaceChildren(...buttons);
+}
+
+// Every word on the page in the new language, from the state: labels, examples, messages, the curve's notes.
+function switchLanguage(language) {
+  I18N.use(language, true);
+  showExamples();
+  Object.entries(state.messages).forEach(([id, spec]) => setMessage(id, spec));
+  drawPlot();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  I18N.use(I18N.detect(), false);
+  showExamples();
+  setMessage("limits", { key: "audio.formats" });
+  document.querySelectorAll("[data-language]").forEach((b) => b.addEventListener("click", () => switchLanguage(b.dataset.language)));
   $("predict-form").addEventListener("submit", (event) => { event.preventDefault(); predict($("text").value); });
-  document.querySelectorAll("button.example").forEach((b) => b.addEventListener("click", () => {
-    $("text").value = b.textContent;
-    predict(b.textContent);
-  }));
   $("amount").addEventListener("input", drawPlot);
   $("max-gain").addEventListener("input", drawPlot);
+  $("confidence-scaling").addEventListener("change", drawPlot);
   $("file").addEventListener("change", chooseFile);
   $("apply-button").addEventListener("click", equalise);
   $("ab-button").addEventListener("click", switchAB);
