@@ -144,3 +144,38 @@ def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict
     preds_path = out_dir / "predictions.json"
     preds_path.write_text(json.dumps(random.predictions) + "\n")
     return [md_path, json_path, preds_path]
+
+
+@dataclass
+class DefaultsResult:
+    table: str
+    paths: list[Path]
+
+
+def evaluate_defaults(cfg: Config, models: Sequence[str], protocols: Sequence[str], folds: Sequence[int] | None,
+                      seeds: Sequence[int], overrides: dict, reports_dir: Path, predictions: Path | None = None,
+                      cache_dir: str | None = None, sweeps_dir: str | Path | None = None) -> DefaultsResult:
+    """`lightning-eq evaluate`: every model in its default configuration (with ``overrides``) under the protocols."""
+    data, hq_words = load_records(cfg.data.path or None, "English"), load_hq_words()
+    vectors = Vectors(data.words, cache_dir)
+    configs = {key: default_config(key, cfg, sweeps_dir, overrides) for key in models}
+    splits = splits_for(data, hq_words, protocols, folds, seeds)
+    total, done = len(splits) * len(configs), [0]
+
+    def step(message: str) -> None:
+        done[0] += 1
+        log.info("[evaluate %d/%d] %s", done[0], total, message)
+
+    result = evaluate(data, splits, vectors, configs, on_step=step)
+    summary = summarise(result.results)
+    table = markdown(summary, DESCRIPTIONS)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    md, js = reports_dir / "evaluation-defaults.md", reports_dir / "evaluation-defaults.json"
+    md.write_text("# lightning-eq: default configurations\n\n" + table + "\n")
+    js.write_text(json.dumps({"overrides": overrides, "summary": summary, "results": result.results}, indent=1, default=str) + "\n")
+    paths = [md, js]
+    if predictions:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        predictions.write_text(json.dumps(result.predictions) + "\n")
+        paths.append(predictions)
+    return DefaultsResult(table, paths)

@@ -59,9 +59,14 @@ class Predictor:
         self.key = self.primary.key
 
     @property
-    def keys(self) -> dict[str, str]:
+    def routes_keys(self) -> dict[str, str]:
         """{route: model key}."""
         return {name: route.key for name, route in self.routes.items()}
+
+    @property
+    def model_keys(self) -> list[str]:
+        """The keys of the models that may answer, the primary one first."""
+        return list(dict.fromkeys([self.key, *self.routes_keys.values()]))
 
     def warm_up(self) -> None:
         """Load every embedder's weights (and the language identifier) now, so a first request does not wait."""

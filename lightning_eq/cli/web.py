@@ -11,8 +11,7 @@ from typing import Optional
 import typer
 
 from lightning_eq.cli import app
-from lightning_eq.cli.core import CacheDir, ModelsDir
-from lightning_eq.config import Config, check_model_key
+from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri
 from lightning_eq.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -29,11 +28,13 @@ def _is_loopback(host: str) -> bool:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 opens it to the network)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
-    model: Optional[str] = typer.Option(None, "--model", help="Which trained model answers (default: the best)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Answer with this trained model from --models-dir (default: "
+                                        "the registered champion, which routes by language; else the best saved model)."),
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="Largest audio upload, in MiB."),
     max_audio_seconds: float = typer.Option(600.0, "--max-audio-seconds", help="Longest audio to equalise, in seconds."),
     models_dir: Path = ModelsDir,
     cache_dir: Optional[str] = CacheDir,
+    tracking_uri: str = TrackingUri,
 ) -> None:
     """Serve the page (type a description, see and hear the EQ, download presets) and its API (/docs)."""
     import uvicorn
@@ -44,10 +45,12 @@ def serve(
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}.")
     if model:
+        from lightning_eq.models.catalog import check_model_key
+
         check_model_key(model)
     settings = WebSettings(max_upload_mb=max_upload_mb, max_audio_seconds=max_audio_seconds)
     start = time.perf_counter()
-    predictor = load_predictor(model, models_dir, cache_dir or Config().embedders.cache_dir)
+    predictor = load_predictor(model, models_dir, cache_dir, tracking_uri)
     # Without this the first new phrase makes every request behind it wait (about 1 s for GloVe, more for LMs).
     predictor.warm_up()
     log.info("Model %s ready in %.1f s.", predictor.key, time.perf_counter() - start)

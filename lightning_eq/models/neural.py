@@ -46,7 +46,7 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
     import lightning.pytorch as pl
     import torch
 
-    from lightning_eq.models.head import EqHead, MemberBatches, Once
+    from lightning_eq.models.head import EpochBatches, EqHead, Once
     from lightning_eq.models.net import StackedNet
 
     seed = trainer.seed if seed is None else seed
@@ -63,6 +63,8 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
         val = (torch.from_numpy(np.asarray(x_val, dtype=np.float32)), torch.from_numpy(np.asarray(y_val, dtype=np.float32)),
                torch.from_numpy(np.asarray(val_weights, dtype=np.float32)))
     module = EqHead(net, xt, torch.from_numpy(np.asarray(y, dtype=np.float32)), head.model_dump(), *(val or (None, None, None)))
+    batches = EpochBatches(w, head.batch_size, seed)
+    module.steps_per_epoch = batches.steps
     extra = list(callbacks)
     if early_stopping and val is not None:
         extra.append(pl.callbacks.EarlyStopping("val/mae_unit", patience=head.patience, mode="min"))
@@ -74,7 +76,7 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
     with warnings.catch_warnings():
         # In-memory index batches on the device; Lightning's DataLoader hints (workers, batch size) do not apply.
         warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|batch_size|no `val_dataloader`|LeafSpec|isinstance).*")
-        fit.fit(module, MemberBatches(w, head.batch_size, seed), Once() if val is not None else None)
+        fit.fit(module, batches, Once() if val is not None else None)
     history = torch.stack(module.val_history).numpy() if module.val_history else np.zeros((0, len(w)))
     best = None if module.best_val_pred is None else module.best_val_pred.numpy()
     return MemberFit(net.cpu().eval(), history, fit.current_epoch, best)
@@ -94,7 +96,8 @@ class NeuralModel:
     def input_dims(self, features: Features) -> dict[str, int]:
         return {k: int(np.asarray(features[k]).shape[1]) for k in self.embedder_keys}
 
-    def fit(self, features: Features, curves_unit: np.ndarray, weights: np.ndarray | None = None, callbacks: Sequence = ()) -> None:
+    def fit(self, features: Features, curves_unit: np.ndarray, words: Sequence[str] = (), weights: np.ndarray | None = None,
+            callbacks: Sequence = ()) -> None:
         """Train one member for ``head.max_epochs`` epochs on every row (weighted by ``weights``)."""
         n = len(curves_unit)
         w = np.ones((1, n), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)[None, :]
@@ -102,7 +105,7 @@ class NeuralModel:
                           self.kind, self.head, self.trainer, callbacks=callbacks)
         self.net = fit.net
 
-    def predict(self, features: Features) -> np.ndarray:
+    def predict(self, features: Features, n: int | None = None) -> np.ndarray:
         """(N, 40) unit-scale curves."""
         import torch
 

@@ -211,11 +211,28 @@ class WorkerJob:
     tracking: Any = None  # an object with wrap(objective, study) -> objective and callbacks(study) -> list
 
 
+def one_device(cfg: Config, index: int) -> Config:
+    """Worker ``index`` trains on GPU ``index`` mod the GPU count: with devices="auto" Lightning would spread every
+    trial over all GPUs, which these small networks do not need."""
+    if cfg.trainer.devices != "auto" or cfg.trainer.accelerator == "cpu":
+        return cfg
+    import torch
+
+    if not torch.cuda.is_available():
+        return cfg
+    from lightning_eq.config import merge
+
+    return merge(cfg, {"trainer.devices": f"{index % torch.cuda.device_count()},"}, "worker device")
+
+
 def run_worker(job: WorkerJob) -> None:
     """Join the study and run trials until its budget is met."""
+    from dataclasses import replace
+
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     study = open_study(job.plan, job.storage_url, job.index)
-    objective: Callable = Objective(job.plan, job.vectors)
+    plan = replace(job.plan, base=one_device(job.plan.base, job.index), _hash=job.plan.hash)
+    objective: Callable = Objective(plan, job.vectors)
     callbacks: list = []
     if job.tracking is not None:
         objective, callbacks = job.tracking.wrap(objective, study), job.tracking.callbacks(study)

@@ -46,9 +46,28 @@ def open_storage(url: str, sweep: SweepConfig | None = None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 sqlalchemy_url(url), engine_kwargs=engine_kwargs, heartbeat_interval=sweep.heartbeat_interval_s,
                 grace_period=sweep.grace_period_s,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sweep.max_retry))
         except Exception as err:  # SQLAlchemy's connection errors: say where and what to check
             raise ConfigError(f"Cannot open study storage {url}: {str(err).splitlines()[0]}. Is the database up?") from err
+    if url.startswith("sqlite:///"):
+        _fast_sqlite(storage.engine)
+    return storage
+
+
+def _fast_sqlite(engine) -> None:
+    """WAL journal with synchronous=NORMAL: a trial reports every epoch, and a full fsync per commit made those
+    reports cost more than training (measured: 12 ms a commit on this machine). A process killed mid-trial
+    still loses nothing committed; only an operating-system crash could drop the last commits."""
+    from sqlalchemy import event
+
+    def pragmas(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    engine.dispose()  # connections opened before the listener reconnect with it

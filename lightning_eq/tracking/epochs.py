@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 class EpochLogger(pl.Callback):
     """Logs ``train/*`` at each training epoch end and ``val/*`` (the mean over inner folds) at each validation end."""
 
-    def __init__(self, client, run_id: str, flush_every: int = 10):
+    def __init__(self, client, run_id: str, flush_every: int = 25):
         self.client, self.run_id, self.flush_every = client, run_id, flush_every
         self.pending: list = []
 

@@ -179,24 +179,30 @@ class TrialTracker:
             self._finish(run_id, trial, state, status, metrics, outcome)
 
     def _finish(self, run_id: str, trial, state: str, status: int, metrics: dict, outcome) -> None:
-        from mlflow.entities import Param, RunStatus
+        """One batch with the run's parameters, metrics and state tag, then its status (two calls: the store is
+        written once per call, and a trial lasts about a second)."""
+        from mlflow.entities import Metric, Param, RunStatus, RunTag
 
+        values = {k: str(v) for k, v in trial.params.items()}
         if outcome is not None:
             result = outcome.result
             metrics.update(result.metrics)
             metrics.update({f"resolved.{k}": v[0] if isinstance(v, list) else v for k, v in result.resolved.items()
                             if isinstance(v, (int, float, list))})
-            log_config(self.client, run_id, outcome.config)
+            values = {**{k: str(v) for k, v in flatten(to_dict(outcome.config)).items()}, **values}
             if _improves(trial, outcome.value) and result.oof is not None:
                 from lightning_eq.tracking.figures import log_curves
 
                 log_curves(self.client, run_id, self.objective.plan.table.words, result.oof,
                            self.objective.plan.table.curves_unit, f"{trial.study.study_name} trial {trial.number}: "
                            "out-of-fold validation words", "curves_val.png")
-        else:
-            self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in trial.params.items()])
-        log_metrics(self.client, run_id, metrics, step=len(outcome.result.epoch_values) if outcome else 0)
-        self.client.set_tag(run_id, "state", state)
+        now, step = int(time.time() * 1000), len(outcome.result.epoch_values) if outcome else 0
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        params = [Param(k, v[:6000]) for k, v in sorted(values.items())]
+        for start in range(0, max(len(params), len(batch)), 100):
+            self.client.log_batch(run_id, metrics=batch[start : start + 100], params=params[start : start + 100],
+                                  tags=[RunTag("state", state)] if start == 0 else [])
         self.client.set_terminated(run_id, RunStatus.to_string(status))
 
     def close_stale_runs(self, study) -> int:
