@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from lightning_eq.errors import ConfigError
-from lightning_eq.tracking.experiments import (BEST_METRIC, DATASET_NAME, KIND_TAG, PRIMARY_METRIC_TAG, STUDY_COLUMNS,
+from lightning_eq.tracking.experiments import (BEST_METRIC, DATASET_NAME, KIND_TAG, STUDY_COLUMNS,
                                                TRAINING_KIND, VIEW_TAG_PREFIX, dataset_of, get_or_create_experiment,
                                                log_dataset, records_sha256, runs_page_url, save_runs_view,
                                                save_study_view)
@@ -30,10 +30,9 @@ def client(store) -> MlflowClient:
 
 
 def test_a_new_experiment_is_for_training_runs_with_artifacts_next_to_the_store(client, store):
-    exp_id = get_or_create_experiment(client, "lightning-eq-sweeps", primary_metric=BEST_METRIC)
+    exp_id = get_or_create_experiment(client, "lightning-eq-sweeps")
     exp = client.get_experiment(exp_id)
     assert exp.tags[KIND_TAG] == TRAINING_KIND == "custom_model_development"
-    assert exp.tags[PRIMARY_METRIC_TAG] == "best/val_mae_unit"
     assert exp.artifact_location == (store.parent / "artifacts").as_uri()
     assert get_or_create_experiment(client, "lightning-eq-sweeps") == exp_id
 
@@ -45,7 +44,7 @@ def test_an_existing_experiment_gets_its_kind_fixed_and_keeps_its_other_tags(cli
     tags = client.get_experiment(exp_id).tags
     assert tags[KIND_TAG] == TRAINING_KIND and tags["team"] == "eq" and tags["project"] == "lightning-eq"
     untagged = client.get_experiment(get_or_create_experiment(client, "untagged"))
-    assert untagged.tags[KIND_TAG] == TRAINING_KIND and PRIMARY_METRIC_TAG not in untagged.tags
+    assert untagged.tags[KIND_TAG] == TRAINING_KIND
 
 
 def test_a_deleted_experiment_is_one_line_saying_how_to_restore_it(client):
@@ -111,7 +110,9 @@ def test_the_study_view_lists_the_study_columns_best_first_and_filters_valid_mlf
     envelope = json.loads(client.get_experiment(exp_id).tags[VIEW_TAG_PREFIX + "studies"])
     assert envelope["name"] == "Studies, best first" and envelope["createdAt"] <= envelope["updatedAt"]
     state = json.loads(envelope["state"])
-    assert state["selectedColumns"] == [f"metrics.`{m}`" for m in STUDY_COLUMNS]
+    columns = [f"metrics.`{m}`" for m in STUDY_COLUMNS] + ["attributes.`Dataset`"]
+    assert state["selectedColumns"] == state["columnOrder"] == columns
+    assert state["columnWidths"] == {c: 150 for c in columns[:-1]}
     assert state["orderByKey"] == "metrics.`best/val_mae_unit`" and state["orderByAsc"] is True
     # The UI sends the view's filter and order to search-runs: MLflow itself must accept them.
     runs = client.search_runs([exp_id], state["searchFilter"], order_by=[f"metrics.`{BEST_METRIC}` ASC"])
@@ -122,10 +123,11 @@ def test_saving_a_view_again_replaces_it_and_keeps_when_it_was_created(client):
     exp_id = get_or_create_experiment(client, "view-again")
     save_runs_view(client, exp_id, "v", "V", ["a/b"])
     first = json.loads(client.get_experiment(exp_id).tags[VIEW_TAG_PREFIX + "v"])
-    save_runs_view(client, exp_id, "v", "V2", ["c/d"], order_by="c/d", ascending=False)
+    save_runs_view(client, exp_id, "v", "V2", ["c/d"], order_by="c/d", ascending=False, dataset_column=False)
     second = json.loads(client.get_experiment(exp_id).tags[VIEW_TAG_PREFIX + "v"])
     assert second["createdAt"] == first["createdAt"] and second["name"] == "V2"
-    assert json.loads(second["state"]) == {"selectedColumns": ["metrics.`c/d`"], "orderByKey": "metrics.`c/d`",
+    assert json.loads(second["state"]) == {"selectedColumns": ["metrics.`c/d`"], "columnOrder": ["metrics.`c/d`"],
+                                           "columnWidths": {"metrics.`c/d`": 150}, "orderByKey": "metrics.`c/d`",
                                            "orderByAsc": False}
 
 

@@ -6,8 +6,8 @@ What the MLflow 3.17 UI reads (its bundle, checked in headless Chromium; see tes
 - Whether an experiment opens on its runs or on the GenAI overview is decided in the browser, not by the
   experiment: the sidebar switch "GenAI | Model training", kept in localStorage (``mlflow.workflowType_v1``,
   GenAI by default) and overridden by ``?workflowType=machine_learning`` in the page's URL (``runs_page_url``).
-  The experiment tag ``mlflow.experimentKind`` (``custom_model_development`` for training runs) is only read
-  when that switch is turned off, which 3.17 never does; it is set anyway, as the experiment's declared kind.
+  The experiment tag ``mlflow.experimentKind`` (``custom_model_development`` for training runs) is read only
+  where the UI is built without that switch (3.17.2 is built with it); it is set anyway, as the declared kind.
 - The runs table shows Run Name, Created, Dataset, Duration, Source and Models until columns are chosen; no
   tag changes that. A saved view does: experiment tag ``mlflow.sharedViewState.<key>`` holding the columns,
   sort and filter, listed under "Views" on the runs page and opened by ``&viewStateShareKey=<key>``.
@@ -34,7 +34,6 @@ from lightning_eq.errors import ConfigError
 
 KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"  # the UI's "Machine learning"; "genai_development" is the GenAI one
-PRIMARY_METRIC_TAG = "mlflow.experiment.primaryMetric.name"  # the charts view starts from this metric
 VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 PARENT_RUNS_FILTER = "tags.`mlflow.parentRunId` IS NULL"
 
@@ -45,6 +44,7 @@ DIGEST_CHARS = 16  # MLflow stores at most 36; the full sha256 goes into the pro
 BEST_METRIC = "best/val_mae_unit"
 STUDY_COLUMNS = (BEST_METRIC, "test/mae_unit", "test/word_mae_unit", "test/r_word", "test/r_word_pos", "trials/finished")
 STUDIES_VIEW = "studies"
+METRIC_COLUMN_PX = 150  # the UI's 100 cuts "test/word_mae_unit" and 10-digit values
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -54,12 +54,10 @@ def artifact_location(tracking_uri: str) -> str | None:
     return (Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / "artifacts").as_uri()
 
 
-def get_or_create_experiment(client: MlflowClient, name: str, *, tags: dict[str, str] | None = None,
-                             primary_metric: str | None = None) -> str:
+def get_or_create_experiment(client: MlflowClient, name: str, *, tags: dict[str, str] | None = None) -> str:
     """Id of experiment ``name``, created as a training-runs experiment if missing (artifacts next to a SQLite
-    store); an existing one gets the kind tag and ``tags`` where they differ. ``primary_metric`` (e.g.
-    ``BEST_METRIC`` for the sweeps) is the metric the runs page's charts view starts from."""
-    wanted = {KIND_TAG: TRAINING_KIND, **({PRIMARY_METRIC_TAG: primary_metric} if primary_metric else {}), **(tags or {})}
+    store); an existing one gets the kind tag and ``tags`` where they differ."""
+    wanted = {KIND_TAG: TRAINING_KIND, **(tags or {})}
     found = client.get_experiment_by_name(name)
     if found is None:
         try:
@@ -117,11 +115,16 @@ def log_dataset(client: MlflowClient, run_id: str, data: SocialEQ, indices: Sequ
 
 
 def save_runs_view(client: MlflowClient, experiment_id: str, key: str, name: str, metrics: Sequence[str], *,
-                   order_by: str | None = None, ascending: bool = True, parents_only: bool = False) -> str:
-    """A saved view of the runs table, shared through the experiment: ``metrics`` as columns, optionally sorted
-    by one metric and limited to parent runs. Saving again under ``key`` replaces it. Returns ``key``."""
+                   order_by: str | None = None, ascending: bool = True, parents_only: bool = False,
+                   dataset_column: bool = True) -> str:
+    """A saved view of the runs table, shared through the experiment: ``metrics`` (and the Dataset column) as
+    columns, optionally sorted by one metric and limited to parent runs. Saving again under ``key`` replaces it.
+    Returns ``key``."""
     tag = VIEW_TAG_PREFIX + key
-    state: dict = {"selectedColumns": [f"metrics.`{m}`" for m in metrics]}
+    shown = [f"metrics.`{m}`" for m in metrics] + ["attributes.`Dataset`"] * dataset_column
+    # Listed columns come right after Run Name and Created, in this order; a width applies only to a listed one.
+    state: dict = {"selectedColumns": shown, "columnOrder": shown,
+                   "columnWidths": {c: METRIC_COLUMN_PX for c in shown if c.startswith("metrics.")}}
     if order_by:
         state.update(orderByKey=f"metrics.`{order_by}`", orderByAsc=ascending)
     if parents_only:  # the UI nests trials under their study only when sorted by time without a filter
