@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -82,6 +84,17 @@ def session_members(sid: int) -> list[psutil.Process]:
     return members
 
 
+def job_queue_folder(pid: int) -> Path | None:
+    """The folder `mlflow ui` made for its job queue (``_MLFLOW_HUEY_STORAGE_PATH`` in its children's environment)."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                folder = child.environ().get("_MLFLOW_HUEY_STORAGE_PATH")
+                if folder:
+                    return Path(folder)
+    return None
+
+
 def running(proc: psutil.Process) -> bool:
     try:
         return proc.status() != psutil.STATUS_ZOMBIE
@@ -106,16 +119,24 @@ def stop_session(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
+@dataclass
+class RunningUI:
+    url: str
+    sid: int  # its session: every process it starts
+    queue: Path | None  # the folder it made for its job queue
+
+
 @contextlib.contextmanager
-def mlflow_ui(folder: Path, uri: str) -> Iterator[tuple[str, int]]:
-    """(base URL, session id) of `mlflow ui` on ``uri``, started as `lightning-eq ui` starts it."""
+def mlflow_ui(folder: Path, uri: str) -> Iterator[RunningUI]:
+    """`mlflow ui` on ``uri``, started as `lightning-eq ui` starts it; stopped with its whole session."""
     port = free_port()
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     log_path = folder / "mlflow-ui.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    ui = RunningUI(f"http://127.0.0.1:{port}", proc.pid, None)
+    url = ui.url
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -127,9 +148,13 @@ def mlflow_ui(folder: Path, uri: str) -> Iterator[tuple[str, int]]:
                     tail = log_path.read_text()[-2000:]
                     pytest.fail(f"`mlflow ui` did not answer on {url} (exit code {proc.poll()}):\n{tail}", pytrace=False)
                 time.sleep(0.5)
-        yield url, proc.pid
+        ui.queue = job_queue_folder(proc.pid)
+        yield ui
     finally:
+        ui.queue = ui.queue or job_queue_folder(proc.pid)
         stop_session(proc)
+        if ui.queue is not None:  # the CLI makes it in /dev/shm for its job consumers and never removes it
+            shutil.rmtree(ui.queue, ignore_errors=True)
 
 
 def test_the_runs_page_of_a_finished_sweep_shows_each_study_score_in_the_training_runs_view(tmp_path, data):
@@ -143,14 +168,14 @@ def test_the_runs_page_of_a_finished_sweep_shows_each_study_score_in_the_trainin
     (tmp_path / "mlruns").mkdir()
     exp_id, parents = finished_sweep(uri, data)
     digest = dataset_of(data).digest
-    with mlflow_ui(tmp_path, uri) as (url, sid), sync_playwright() as p:
+    with mlflow_ui(tmp_path, uri) as ui, sync_playwright() as p:
         # A new profile: localStorage holds no "Model training" choice, so the UI would default to GenAI.
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
             viewport={"width": 1920, "height": 1080})
         page = context.pages[0] if context.pages else context.new_page()
         try:
-            page.goto(runs_page_url(url, exp_id))
+            page.goto(runs_page_url(ui.url, exp_id))
             for study, metrics in STUDIES.items():
                 row = page.locator(f'.ag-row[row-id="{parents[study]}"]')
                 for key in (BEST_METRIC, "test/mae_unit", "test/r_word"):
@@ -170,5 +195,6 @@ def test_the_runs_page_of_a_finished_sweep_shows_each_study_score_in_the_trainin
             context.close()
     started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     psutil.wait_procs(started, timeout=10)  # Playwright's driver and Chromium exit with the context managers
-    left = session_members(sid) + [p for p in started if running(p)]
+    left = session_members(ui.sid) + [p for p in started if running(p)]
     assert not left, f"processes left running: {[f'{p.pid} ' + ' '.join(p.cmdline()[:4]) for p in left]}"
+    assert ui.queue is None or not ui.queue.exists(), f"`mlflow ui` left its job queue folder {ui.queue}"
