@@ -103,8 +103,8 @@ def running(proc: psutil.Process) -> bool:
 
 
 def stop_session(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's tree and session (the mlflow CLI does not pass it on to its job consumers),
-    SIGKILL to what is left after 15 s."""
+    """SIGTERM to every process of the server's tree and session, each on its own (after a SIGTERM to the group
+    alone, its job consumers outlived the CLI by tens of seconds), then SIGKILL to what is left after 15 s."""
     procs = {p.pid: p for p in session_members(proc.pid)}
     with contextlib.suppress(psutil.NoSuchProcess):
         procs.update({p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)})
@@ -136,17 +136,16 @@ def mlflow_ui(folder: Path, uri: str) -> Iterator[RunningUI]:
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     ui = RunningUI(f"http://127.0.0.1:{port}", proc.pid, None)
-    url = ui.url
     try:
         deadline = time.monotonic() + 180
         while True:
             try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
+                urllib.request.urlopen(f"{ui.url}/health", timeout=2)
                 break
             except (urllib.error.URLError, OSError):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     tail = log_path.read_text()[-2000:]
-                    pytest.fail(f"`mlflow ui` did not answer on {url} (exit code {proc.poll()}):\n{tail}", pytrace=False)
+                    pytest.fail(f"`mlflow ui` did not answer on {ui.url} (exit code {proc.poll()}):\n{tail}", pytrace=False)
                 time.sleep(0.5)
         ui.queue = job_queue_folder(proc.pid)
         yield ui
