@@ -16,7 +16,7 @@ from lightning_eq.config import Config
 from lightning_eq.data.socialeq import load_hq_words, load_records
 from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.models.catalog import DESCRIPTIONS, MODEL_KEYS
-from lightning_eq.models.store import StoredModel, save_model, set_best_model
+from lightning_eq.models.store import save_model, set_best_model
 from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
 from lightning_eq.search.selection import FoldOutcome, choose_champion
@@ -104,9 +104,13 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     english = {s.key: (s.final_value, s.final_stderr) for s in sweeps
                if configs[s.key].data.language == "English" and math.isfinite(s.final_value)}
     champion, reason = choose_champion(english)
+    from lightning_eq.training.promote import stored_model
+
+    mark = time.perf_counter()
     for s in sweeps:
-        save_model(StoredModel(s.key, s.final_config, s.final_model, {"cv/mae_unit": s.final_value,
-                                                                      "cv/mae_unit_se": s.final_stderr}), job.models_dir)
+        save_model(stored_model(s.key, s.final_config, s.final_model, table_for(data, s.final_config), vectors,
+                                {"cv/mae_unit": s.final_value, "cv/mae_unit_se": s.final_stderr}), job.models_dir)
+    seconds["save"] = time.perf_counter() - mark
     set_best_model(job.models_dir, champion, reason, english[champion][0])
     tables = {
         "nested": nested_table([o for s in sweeps for o in s.folds], DESCRIPTIONS),

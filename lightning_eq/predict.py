@@ -111,10 +111,10 @@ class Predictor:
 
 
 def _combine(terms, confidences: np.ndarray) -> float:
-    """A description's confidence from its clauses' (see ``models.confidence.combine``)."""
-    from lightning_eq.models.confidence import combine
+    """A description's confidence from its clauses' (see ``models.confidence.combine_clauses``)."""
+    from lightning_eq.models.confidence import combine_clauses
 
-    return float(combine(confidences, [t.weight for t in terms]))
+    return combine_clauses(confidences, [t.weight for t in terms])
 
 
 def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,

@@ -126,9 +126,20 @@ def ui(tracking_uri: str = TrackingUri, host: str = Host,
         return
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
         raise ConfigError(f"No MLflow store at {tracking_uri}; run `lightning-eq sweep` first or pass --tracking-uri.")
-    typer.echo(f"MLflow UI for {tracking_uri} at http://{host}:{port}/ (Ctrl-C to stop)")
+    import os
+
+    from lightning_eq.tracking.experiments import runs_page_url
+    from lightning_eq.tracking.runs import EXPERIMENT, tracking_client
+
+    found = tracking_client(tracking_uri).get_experiment_by_name(EXPERIMENT)
+    url = f"http://{host}:{port}"
+    typer.echo(f"MLflow UI for {tracking_uri} at {url}/ (Ctrl-C to stop)")
+    if found is not None:
+        typer.echo(f"The studies, best first, with their scores: {runs_page_url(url, found.experiment_id)}")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", host, "--port", str(port)]
-    raise typer.Exit(subprocess.run(cmd).returncode)
+    # The project runs no MLflow jobs: without job execution the UI starts no job consumers (seven processes).
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    raise typer.Exit(subprocess.run(cmd, env=env).returncode)
 
 
 @app.command()

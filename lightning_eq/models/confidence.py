@@ -35,7 +35,7 @@ Vectors = Mapping[str, np.ndarray]  # {embedder key: (N, dim)}, rows aligned acr
 
 L2 = 1e-2  # on the class-balanced mean log-loss; 1e-3..1e-1 measured alike on non-test words
 PER_KIND = 60  # generated non-words per kind: 6 kinds, 360 strings embedded once per fit
-UNFAMILIAR_BELOW = 0.5  # the classifier's balanced decision boundary: below it the curve is a guess
+# Below 0.5 (the balanced decision boundary) a description counts as unfamiliar: curves.LOW_CONFIDENCE.
 
 # The probe strings for non-words. Calibration never sees them, nor any string that shares four
 # characters in a row with one of them, so the tests that pin them measure generalisation.

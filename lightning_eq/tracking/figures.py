@@ -97,7 +97,8 @@ def log_study(client, run_id: str, study) -> dict:
     log_metrics(client, run_id, {
         "best/val_mae_unit": summary["best_value"], "best/val_mae_unit_se": summary["best_se"],
         "default/val_mae_unit": summary["default_value"], "default/val_mae_unit_se": summary["default_se"],
-        "trials/complete": summary["complete"], "trials/pruned": summary["pruned"], "trials/failed": summary["failed"]})
+        "trials/finished": summary["complete"] + summary["pruned"], "trials/complete": summary["complete"],
+        "trials/pruned": summary["pruned"], "trials/failed": summary["failed"]})
     client.set_tag(run_id, "best_trial", str(summary["best_trial"]))
     client.log_dict(run_id, {k: v for k, v in summary.items() if k != "best_config"}, "best/summary.json")
     client.log_dict(run_id, summary["best_config"], "best/config.json")

@@ -108,8 +108,11 @@ def open_parent_run(study, tracking_uri: str, tags: dict[str, str], experiment: 
     """The study's parent run: the one recorded on the study (a resumed study, or another machine's), or a new one."""
     from mlflow.exceptions import MlflowException
 
+    from lightning_eq.tracking.experiments import save_study_view
+
     client = tracking_client(tracking_uri)
     exp = experiment_id(client, experiment)
+    save_study_view(client, exp)
     run_id = study.user_attrs.get("mlflow_parent_run_id")
     try:
         if run_id is not None and client.get_run(run_id).info.experiment_id != exp:

@@ -110,19 +110,24 @@ def sweep_model(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], vect
         summary["seconds"] = time.perf_counter() - start
         out.studies.append(summary)
         if tracking is not None:
-            _log_to_parent(tracking, study, key, plan, test, out, summary)
+            _log_to_parent(tracking, study, key, plan, test, out, data)
         if on_study:
             on_study(summary)
     return out
 
 
-def _log_to_parent(tracking, study, key: str, plan: StudyPlan, test, out: ModelSweep, summary: dict) -> None:
-    """The study's summary (once), then the refit: test scores for a fold study, the model for ``all``."""
+def _log_to_parent(tracking, study, key: str, plan: StudyPlan, test, out: ModelSweep, data: SocialEQ) -> None:
+    """The study's summary (once), the data it saw as dataset inputs, then the refit: test scores for a fold
+    study, the model for ``all``."""
+    from lightning_eq.tracking.experiments import log_dataset
     from lightning_eq.tracking.figures import log_refit
     from lightning_eq.tracking.runs import close_parent
 
     close_parent(tracking, study)
     client = tracking.client()
+    log_dataset(client, tracking.parent_run_id, data, list(plan.table.ids), context="training")
+    if test is not None:
+        log_dataset(client, tracking.parent_run_id, data, list(test.ids), context="test")
     if test is not None:
         outcome = out.folds[-1]
         log_refit(client, tracking.parent_run_id, key, trial_config(best_trial(study)), outcome.models["swept"],

@@ -16,11 +16,24 @@ from lightning_eq.training.evaluate import fit_final, table_for
 log = logging.getLogger(__name__)
 
 
-def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
-    """A fitted model with its confidence (coverage of its training words in its own embedding space)."""
+def fit_confidence(key: str, cfg: Config, table, vectors: Vectors):
+    """The model's confidence (``models.confidence``), fitted on its training words in its own embedding space;
+    None for a model that reads no text (flat, mean)."""
+    from lightning_eq.embeddings import embed_vocabulary
+    from lightning_eq.models.catalog import embedder_keys
     from lightning_eq.models.confidence import fit_coverage
 
-    return StoredModel(key, cfg, model, metrics or {}, fit_coverage(key, cfg, table, vectors))
+    keys = embedder_keys(key, cfg)
+    if not keys:
+        return None
+    words = table.vocabulary
+    return fit_coverage(vectors.features(cfg, keys, words), words,
+                        embed=lambda texts: embed_vocabulary(keys, texts, cfg.embedders, vectors.cache_dir, progress=False))
+
+
+def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
+    """A fitted model with its confidence."""
+    return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors))
 
 
 def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredModel:
