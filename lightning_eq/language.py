@@ -106,3 +106,27 @@ def identify(text: str) -> Language | None:
 def identify_many(texts: Iterable[str]) -> list[Language | None]:
     """``identify`` of each text."""
     return [identify(t) for t in texts]
+
+
+class Vocabulary:
+    """Known descriptors, looked up with or without accents: ``Vocabulary.of(["cálido"]).match("calido") == "cálido"``."""
+
+    def __init__(self, words: Iterable[str]):
+        self.words = frozenset(" ".join(unicodedata.normalize("NFC", w).lower().split()) for w in words)
+        self._folded: dict[str, str] = {}
+        for word in sorted(self.words):  # where two words fold alike, the first in sorted order wins
+            self._folded.setdefault(fold_accents(word), word)
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Vocabulary:
+        return cls(words)
+
+    def match(self, phrase: str) -> str:
+        """The known descriptor ``phrase`` is (exactly, else once its accents are folded), else ``phrase`` as typed."""
+        key = " ".join(unicodedata.normalize("NFC", phrase).lower().split())
+        if key in self.words:
+            return key
+        return self._folded.get(fold_accents(key), phrase)
+
+    def __len__(self) -> int:
+        return len(self.words)
