@@ -1,28 +1,35 @@
-"""Richer descriptions: several descriptors, intensity words and opposites.
+"""Richer descriptions: several descriptors, intensity words and opposites, in English and Spanish.
 
 "warm, punchy and a bit airy" is split into clauses at commas, semicolons and the words and / but / with
-(y / pero / con in Spanish). Each clause may start with modifiers that set its weight:
+(y / e / pero / con in Spanish), and before "without" / "sin" (which start an opposite clause). Each clause
+may start with modifiers that set its weight; they multiply, so "un poco más" is x0.5 and "muy muy" x2.25:
 
-- intensity: "very" x1.5, "extremely" x2, "slightly" / "a bit" / "a little" / "somewhat" x0.5, "much more" x1.5;
-- direction: "less X", "not X", "without X", "no X" give the opposite direction of X (weight x-1),
-  "more X" keeps it ("much less X" is x-1.5).
+- intensity: "very" / "muy" / "bien" x1.5, "extremely" / "extremadamente" / "super" x2, "quite" / "bastante"
+  x1.25, "slightly" / "a bit" / "a little" / "somewhat" / "un poco" / "un poquito" / "algo" / "ligeramente" x0.5,
+  "barely" / "apenas" x0.25, "much more" / "mucho más" x1.5, "too" / "demasiado" x1.5;
+- direction: "less X", "not X", "without X", "no X" (and "menos", "no", "sin", "nada", "nada de") give the
+  opposite direction of X (weight x-1), "more X" / "más X" keeps it ("much less X" / "mucho menos X" is
+  x-1.5); Spanish "poco X" (without "un") means "not very X" and is x-0.5.
 
-What remains of a clause is embedded as a phrase. The curve of the description is the weighted sum of the
-clauses' z shapes (each opposite clause flipped), rescaled to a z shape; its ``amount`` is the largest
-absolute weight, so "very warm" is the shape of "warm" at 1.5 times the gain, and "less bright" is the
-shape of "bright" turned upside down. Only text handling here: the model is passed in.
+What remains of a clause is embedded as a phrase; with a ``vocabulary`` (the model's training descriptors)
+a phrase typed without its accents ("calido") becomes the known descriptor ("cálido"). The curve of the
+description is the weighted sum of the clauses' z shapes (each opposite clause flipped), rescaled to a z
+shape; its ``amount`` is the largest absolute weight, so "very warm" is the shape of "warm" at 1.5 times the
+gain, and "less bright" is the shape of "bright" turned upside down. Only text handling here: the model is
+passed in.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from lightning_eq.curves import EqCurve
 from lightning_eq.errors import LightningEqError
+from lightning_eq.language import Vocabulary
 
 # Longest first: "much more" before "more". Values multiply the clause's weight.
 MODIFIERS: dict[str, float] = {
@@ -30,11 +37,29 @@ MODIFIERS: dict[str, float] = {
     "a little bit": 0.5, "a little": 0.5, "a bit": 0.5, "a touch": 0.5, "a tad": 0.5, "kind of": 0.5, "sort of": 0.5,
     "very": 1.5, "really": 1.5, "quite": 1.25, "super": 2.0, "extremely": 2.0, "incredibly": 2.0, "too": 1.5,
     "slightly": 0.5, "somewhat": 0.5, "mildly": 0.5, "barely": 0.25, "more": 1.0, "less": -1.0, "fewer": -1.0,
-    "not": -1.0, "without": -1.0, "no": -1.0, "non": -1.0, "anti": -1.0, "un poco": 0.5, "muy": 1.5,
-    "más": 1.0, "mas": 1.0, "menos": -1.0, "sin": -1.0, "demasiado": 1.5, "ligeramente": 0.5, "poco": 0.5,
+    "not": -1.0, "without": -1.0, "no": -1.0, "non": -1.0, "anti": -1.0,
 }
-SPLIT = re.compile(r"\s*(?:[,;/+&]|\band\b|\bbut\b|\bwith\b|\bplus\b|\by\b|\be\b|\bpero\b|\bcon\b)\s*")
-FILLER = re.compile(r"^(?:and|but|a|an|the|sound|sounding|some|un|una|el|la)\s+|\s+(?:sound|sounding|please)$")
+# Spanish, mirroring the English weights; accents optional. Compounds such as "mucho más" (1.5 x 1), "un poco
+# menos" (0.5 x -1) and "no tan" (-1 x 1) come from peeling one modifier after another.
+SPANISH_MODIFIERS: dict[str, float] = {
+    "un poquito": 0.5, "un poquitín": 0.5, "un poquitin": 0.5, "un poco": 0.5, "un pelín": 0.5, "un pelin": 0.5,
+    "un toque de": 0.5, "un toque": 0.5, "un tanto": 0.5, "algo": 0.5, "medio": 0.5, "ligeramente": 0.5,
+    "levemente": 0.5, "apenas": 0.25, "poco": -0.5, "poca": -0.5, "pocos": -0.5, "pocas": -0.5,
+    "muy": 1.5, "bien": 1.5, "realmente": 1.5, "bastante": 1.25, "súper": 2.0, "extremadamente": 2.0,
+    "sumamente": 2.0, "increíblemente": 2.0, "increiblemente": 2.0, "demasiado": 1.5, "demasiada": 1.5,
+    "mucho": 1.5, "mucha": 1.5, "muchos": 1.5, "muchas": 1.5, "muchísimo": 2.0, "muchisimo": 2.0,
+    "muchísima": 2.0, "muchisima": 2.0, "más": 1.0, "mas": 1.0, "tan": 1.0, "menos": -1.0, "sin": -1.0,
+    "nada de": -1.0, "nada": -1.0,
+}
+MODIFIERS.update(SPANISH_MODIFIERS)
+SPLIT = re.compile(
+    r"\s*(?:[,;/+&]|\band\b|\bbut\b|\bwith\b|\bplus\b|\by\b|\be\b|\bpero\b|\bcon\b)\s*"
+    r"|\s+(?=(?:without|sin)\b)"  # "warm without mud": "without mud" is a clause of its own
+)
+FILLER = re.compile(
+    r"^(?:and|but|a|an|the|sound|sounding|some|un|una|el|la|los|las|unos|unas|de|del|suena)\s+"
+    r"|\s+(?:sound|sounding|please|por favor)$"
+)
 _MODIFIER_RE = re.compile(r"^(" + "|".join(re.escape(m) for m in sorted(MODIFIERS, key=len, reverse=True)) + r")\b\s*")
 
 
@@ -80,9 +105,14 @@ def combine(terms: Sequence[Term], shapes_z: np.ndarray) -> tuple[np.ndarray, fl
     return shape, float(np.max(np.abs(weights)))
 
 
-def describe(text: str, predict_z: Callable[[list[str]], np.ndarray], model: str | None = None) -> EqCurve:
-    """The curve of a whole description. ``predict_z`` maps phrases to (N, 40) z curves."""
+def describe(text: str, predict_z: Callable[[list[str]], np.ndarray], model: str | None = None,
+             vocabulary: Vocabulary | Iterable[str] | None = None) -> EqCurve:
+    """The curve of a whole description. ``predict_z`` maps phrases to (N, 40) z curves; ``vocabulary`` (known
+    descriptors) turns a phrase typed without its accents into the known one."""
     terms = parse_description(text)
+    if vocabulary is not None:
+        vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.of(vocabulary)
+        terms = [Term(vocabulary.match(t.phrase), t.weight) for t in terms]
     if len(terms) == 1 and terms[0].weight == 1.0:
         shape, amount = predict_z([terms[0].phrase])[0], 1.0  # a plain phrase: the model's own curve
     else:

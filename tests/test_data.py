@@ -87,3 +87,38 @@ def test_missing_and_binary_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DataError, match="not a UTF-8"):
         load_records(binary)
+
+
+@pytest.mark.parametrize("language", ["Español", "español", "Espanol", "ES", "spanish", " Spanish "])
+def test_spanish_reads_its_own_file(language):
+    es = load_records(language=language)
+    assert es.path == DEFAULT_DATA_DIR / "socialeq_es_train.csv"
+    assert len(es) == 289 and len(es.words) == 289  # one record per word
+    assert {r.lang for r in es.records} == {"Español"}
+    assert "cálido" in es.words  # accents kept as typed
+    assert es.curves_z.shape == (289, 40)
+
+
+def test_all_reads_both_files_english_first(data):
+    both = load_records(language="all")
+    assert both.path == DEFAULT_DATA_DIR
+    assert len(both) == 918 + 289
+    assert [r.lang for r in both.records[:918]] == ["English"] * 918
+    assert [(r.descriptor, r.row) for r in both.records[:918]] == [(r.descriptor, r.row) for r in data.records]
+    assert both.records[918].row == 2 and both.records[918].lang == "Español"
+    assert len(both.words) == 388 + 289 - 7  # 7 strings are descriptors in both languages (hot, cool, ...)
+
+
+def test_language_aliases_filter_a_given_file(csv_lines, write_csv):
+    spanish = csv_lines[2].replace(",English,", ",Español,", 1)
+    path = write_csv([csv_lines[0], csv_lines[1], spanish])
+    assert [r.row for r in load_records(path, language="es").records] == [3]
+    assert [r.row for r in load_records(path, language="ESPANOL").records] == [3]
+    assert [r.row for r in load_records(path, language="en").records] == [2]
+    assert [r.row for r in load_records(path, language="All").records] == [2, 3]
+
+
+def test_descriptors_are_nfc_normalised(csv_lines, write_csv):
+    """A descriptor typed with a combining accent (NFD) is the same word as the precomposed one."""
+    path = write_csv([csv_lines[0], "Ca\u0301lido," + csv_lines[1].split(",", 1)[1]])
+    assert load_records(path).records[0].descriptor == "cálido"

@@ -2,13 +2,16 @@
 
 Accepts the project's copy (``data/socialeq/socialeq_en.csv``, 44 named columns) and the upstream SocialFX
 file whose header names 43 columns while every row has 44 (``lang`` is missing after ``descriptor``).
-Descriptors are lower-cased and stripped; records are filtered to one language (English by default).
+Descriptors are lower-cased, stripped and NFC-normalised; records are filtered to one language (English by
+default), Spanish (``Español``; also ``Espanol``, ``es``, ``spanish``) or ``all``. Without a path, each language
+reads its own file of ``data/socialeq/`` (``all`` reads both, English first).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,13 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "socialeq"
 META_COLUMNS = ("descriptor", "lang", "audio_id", "ratings_consistency")
 BAND_COLUMNS = tuple(f"RSC_{f}Hz_band" for f in BAND_CENTRES_HZ)
 COLUMNS = META_COLUMNS + BAND_COLUMNS
+ALL_LANGUAGES = "all"
+# Canonical language (as the files spell it) -> the names a user may give for it, compared case-insensitively.
+LANGUAGE_ALIASES: dict[str, tuple[str, ...]] = {
+    "English": ("english", "en"),
+    "Español": ("español", "espanol", "es", "spanish"),
+}
+LANGUAGE_FILES = {"English": "socialeq_en.csv", "Español": "socialeq_es_train.csv"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,17 @@ class SocialEQ:
         return len(self.records)
 
 
+def canonical_language(name: str) -> str:
+    """``"English"``, ``"Español"``, ``"all"`` for their aliases (any case, accents optional); else ``name`` stripped."""
+    key = unicodedata.normalize("NFC", name.strip()).lower()
+    if key == ALL_LANGUAGES:
+        return ALL_LANGUAGES
+    for canonical, aliases in LANGUAGE_ALIASES.items():
+        if key in aliases:
+            return canonical
+    return name.strip()
+
+
 def _check_header(header: list[str], path: Path) -> None:
     """Accept the 44 named columns, or the upstream 43 that omit ``lang``; else say what differs."""
     names = [h.strip() for h in header]
@@ -97,7 +118,7 @@ def _parse_row(fields: list[str], path: Path, line: int) -> Record:
             f"{path}, line {line}: {len(fields)} fields ({n_bands} bands); expected {len(COLUMNS)} "
             f"(4 metadata columns and {N_BANDS} bands)."
         )
-    descriptor = fields[0].strip().lower()
+    descriptor = unicodedata.normalize("NFC", fields[0]).strip().lower()
     if not descriptor:
         raise DataError(f"{path}, line {line}: descriptor is empty; every record needs a word.")
     audio_id = _number(fields[2], "audio_id", path, line)
@@ -106,9 +127,8 @@ def _parse_row(fields: list[str], path: Path, line: int) -> Record:
     return Record(descriptor, fields[1].strip(), int(audio_id), consistency, curve, line)
 
 
-def load_records(path: str | Path | None = None, language: str = "English") -> SocialEQ:
-    """Read a SocialEQ/SocialFX EQ file and keep the records of ``language`` (case-insensitive)."""
-    path = Path(path) if path is not None else DEFAULT_DATA_DIR / "socialeq_en.csv"
+def _read_file(path: Path) -> list[Record]:
+    """Every record of one file, checked."""
     if not path.is_file():
         raise DataError(f"Data file {path} does not exist; expected a SocialEQ CSV such as data/socialeq/socialeq_en.csv.")
     try:
@@ -122,11 +142,32 @@ def load_records(path: str | Path | None = None, language: str = "English") -> S
     _check_header(rows[0][1], path)  # the upstream header omits `lang`, its rows still carry it
     if len(rows) == 1:
         raise DataError(f"{path} has a header but no records.")
-    records = [_parse_row(fields, path, line) for line, fields in rows[1:]]
-    languages = sorted({r.lang for r in records})
-    kept = tuple(r for r in records if r.lang.lower() == language.strip().lower())
+    return [_parse_row(fields, path, line) for line, fields in rows[1:]]
+
+
+def load_records(path: str | Path | None = None, language: str = "English") -> SocialEQ:
+    """Read a SocialEQ/SocialFX EQ file and keep the records of ``language`` (see the module docstring).
+
+    Without ``path`` the language picks the file(s) of ``data/socialeq/``; for ``all`` the result's ``path`` is
+    that folder and a record's ``row`` is its line in its own language's file.
+    """
+    wanted = canonical_language(language)
+    if path is None and wanted in LANGUAGE_FILES:
+        path = DEFAULT_DATA_DIR / LANGUAGE_FILES[wanted]
+    if path is None and wanted == ALL_LANGUAGES:
+        records = [r for name in LANGUAGE_FILES.values() for r in _read_file(DEFAULT_DATA_DIR / name)]
+        return SocialEQ(tuple(records), DEFAULT_DATA_DIR)
+    path = Path(path) if path is not None else DEFAULT_DATA_DIR / LANGUAGE_FILES["English"]
+    records = _read_file(path)
+    if wanted == ALL_LANGUAGES:
+        return SocialEQ(tuple(records), path)
+    kept = tuple(r for r in records if canonical_language(r.lang).lower() == wanted.lower())
     if not kept:
-        raise DataError(f"{path}: no records in language {language!r}; the file has {', '.join(languages)}.")
+        languages = sorted({r.lang for r in records})
+        raise DataError(
+            f"{path}: no records in language {language!r}; the file has {', '.join(languages)}. "
+            f"Choose one of them or 'all'."
+        )
     return SocialEQ(kept, path)
 
 
