@@ -70,7 +70,7 @@ def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> 
 def run_job(cfg: Config, job: Job) -> JobResult:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    data, hq_words = load_records(cfg.data.path or None, "English"), load_hq_words()
+    data, hq_words = load_records(cfg.data.path or None, "all"), load_hq_words()
     vectors = Vectors(data.words, job.cache_dir)
     request = SweepRequest([m for m in job.models if is_sweepable(m, job.sweeps_dir)], SCOPES, job.trials, job.workers,
                            job.storage, job.tracking_uri, job.sweeps_dir)
@@ -160,7 +160,7 @@ def evaluate_defaults(cfg: Config, models: Sequence[str], protocols: Sequence[st
                       seeds: Sequence[int], overrides: dict, reports_dir: Path, predictions: Path | None = None,
                       cache_dir: str | None = None, sweeps_dir: str | Path | None = None) -> DefaultsResult:
     """`lightning-eq evaluate`: every model in its default configuration (with ``overrides``) under the protocols."""
-    data, hq_words = load_records(cfg.data.path or None, "English"), load_hq_words()
+    data, hq_words = load_records(cfg.data.path or None, "all"), load_hq_words()
     vectors = Vectors(data.words, cache_dir)
     configs = {key: default_config(key, cfg, sweeps_dir, overrides) for key in models}
     splits = splits_for(data, hq_words, protocols, folds, seeds)

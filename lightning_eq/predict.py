@@ -28,9 +28,12 @@ class Route:
     def __init__(self, stored: StoredModel, cache_dir: str | Path | None = None):
         from lightning_eq.embeddings import build_embedder
 
+        from lightning_eq.language import Vocabulary
+
         self.stored = stored
         self.key = stored.key
         self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
+        self.vocabulary = Vocabulary(stored.words)
 
     def features(self, phrases: Sequence[str]) -> dict[str, np.ndarray]:
         texts = clean_texts(phrases)
@@ -76,8 +79,18 @@ class Predictor:
             self.language("warm")
 
     def language(self, text: str) -> str | None:
+        """"en", "es" or None (mixed or unknown). Descriptions made only of words one route trained on (and the
+        other did not) are that route's language without asking the identifier, whose dictionaries take a
+        second to load; anything else goes to ``language.identify``."""
         from lightning_eq.language import identify
 
+        if "en" in self.routes and "multi" in self.routes:
+            phrases = [t.phrase for t in parse_description(text)]
+            english, other = self.routes["en"].vocabulary, self.routes["multi"].vocabulary
+            if all(p in english.words for p in phrases) and not any(other.match(p) in other.words - english.words for p in phrases):
+                return "en"
+            if all(other.match(p) in other.words - english.words for p in phrases):
+                return "es"
         return identify(text)
 
     def route_for(self, language: str | None) -> Route:
@@ -103,7 +116,7 @@ class Predictor:
                 confidences.append(confidence)
                 return curves
 
-            curve = describe(text, predict_z, route.key)
+            curve = describe(text, predict_z, route.key, route.vocabulary)
             confidence = _combine(parse_description(text), confidences[0]) if confidences and confidences[0] is not None else None
             out.append(EqCurve(curve.values, "z", model=route.key, text=text, amount=curve.amount,
                                confidence=confidence, language=language))

@@ -41,9 +41,10 @@ class Split:
 
 
 def hr_words(data: SocialEQ, hq_words: list[str]) -> list[str]:
-    """Words, other than the HQ words, with at least one record of consistency > 0.7."""
+    """English words, other than the HQ words, with at least one record of consistency > 0.7."""
     hq = set(hq_words)
-    return sorted({r.descriptor for r in data.records if r.consistency > HR_CONSISTENCY and r.descriptor not in hq})
+    return sorted({r.descriptor for r in data.records
+                   if r.consistency > HR_CONSISTENCY and r.descriptor not in hq and _is_english(r)})
 
 
 def fold_test_words(data: SocialEQ, hq_words: list[str], n_folds: int = N_FOLDS) -> list[list[str]]:

@@ -1,7 +1,9 @@
 """Neural models behind the same fit/predict interface as the baselines; ``fit_members`` trains M at once.
 
-Training goes through Lightning (``models/head.py``, imported when a fit starts); prediction needs only the
-plain torch ``StackedNet``, so a saved model loads and predicts without Lightning.
+Training goes through Lightning (``models/head.py``, imported when a fit starts). A fitted model keeps its
+weights as numpy arrays and predicts with the same arithmetic in numpy (``forward``), so a saved model loads
+and predicts without torch or Lightning: a cold `lightning-eq predict` spends its time on the description, not
+on imports. ``torch_net()`` rebuilds the torch network (checkpoints, GPU inference); tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -82,16 +84,45 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
     return MemberFit(net.cpu().eval(), history, fit.current_epoch, best)
 
 
+def _layer_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
+def forward(weights: dict[str, np.ndarray], dims: dict[str, int], kind: str, x: np.ndarray) -> np.ndarray:
+    """``StackedNet``'s forward pass in eval mode, member 0, in numpy: x (N, sum of dims) -> (N, 40) unit scale."""
+    w = {k: v[0] for k, v in weights.items()}  # member 0; keys as in StackedNet.state_dict()
+    h = (x - w["feature_mean"][0]) / w["feature_std"][0]
+    if kind == "attention":
+        parts = np.split(h, np.cumsum(list(dims.values()))[:-1], axis=-1)
+        projected = []
+        for i, e in enumerate(parts):
+            e = _layer_norm(e) * w[f"encoder.norm_weight.{i}"][0] + w[f"encoder.norm_bias.{i}"][0]
+            projected.append(np.tanh(e @ w[f"encoder.projections.{i}.weight"] + w[f"encoder.projections.{i}.bias"][0]))
+        stacked = np.stack(projected, axis=1)  # (N, E, A)
+        logits = (stacked * w["encoder.score"][0]).sum(-1)
+        logits -= logits.max(axis=1, keepdims=True)
+        attention = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        h = (attention[..., None] * stacked).sum(axis=1)
+    layer = 0
+    while f"hidden.{layer}.weight" in w:
+        h = np.maximum(h @ w[f"hidden.{layer}.weight"] + w[f"hidden.{layer}.bias"][0], 0.0)
+        layer += 1
+    out = h @ w["output.weight"] + w["output.bias"][0]
+    return 1.0 / (1.0 + np.exp(-out))
+
+
 @dataclass
 class NeuralModel:
-    """A head (one embedder), ``ensemble`` (several side by side) or ``attention`` model; predicts in plain torch."""
+    """A head (one embedder), ``ensemble`` (several side by side) or ``attention`` model."""
 
     key: str
     embedder_keys: tuple[str, ...]
     kind: str
     head: HeadConfig
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    net: object = None  # StackedNet with one member, once fitted
+    weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # StackedNet's state, one member
+    dims: dict[str, int] = field(default_factory=dict)
 
     def input_dims(self, features: Features) -> dict[str, int]:
         return {k: int(np.asarray(features[k]).shape[1]) for k in self.embedder_keys}
@@ -101,13 +132,22 @@ class NeuralModel:
         """Train one member for ``head.max_epochs`` epochs on every row (weighted by ``weights``)."""
         n = len(curves_unit)
         w = np.ones((1, n), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)[None, :]
-        fit = fit_members(stack_features(features, self.embedder_keys), curves_unit, w, self.input_dims(features),
+        self.dims = self.input_dims(features)
+        fit = fit_members(stack_features(features, self.embedder_keys), curves_unit, w, self.dims,
                           self.kind, self.head, self.trainer, callbacks=callbacks)
-        self.net = fit.net
+        self.weights = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in fit.net.state_dict().items()}
 
     def predict(self, features: Features, n: int | None = None) -> np.ndarray:
         """(N, 40) unit-scale curves."""
+        return forward(self.weights, self.dims, self.kind, stack_features(features, self.embedder_keys).astype(np.float64))
+
+    def torch_net(self):
+        """The fitted network as a torch ``StackedNet`` (one member)."""
         import torch
 
-        x = torch.from_numpy(stack_features(features, self.embedder_keys))
-        return self.net.predict(x, member=0).numpy().astype(float)
+        from lightning_eq.models.net import StackedNet
+
+        net = StackedNet(1, self.dims, self.head.hidden_sizes, self.head.dropout, self.kind, self.head.attention_dim,
+                         self.head.input_dropout)
+        net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in self.weights.items()})
+        return net.eval()

@@ -29,6 +29,7 @@ class StoredModel:
     model: object
     metrics: dict = field(default_factory=dict)
     coverage: object = None  # models.confidence.Coverage fitted on the training words' vectors, or None
+    words: tuple[str, ...] = ()  # the training descriptors (a phrase typed without accents is matched to them)
 
     @property
     def embedder_keys(self) -> tuple[str, ...]:
@@ -41,7 +42,7 @@ def save_model(stored: StoredModel, models_dir: str | Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     path = models_dir / f"{stored.key}.pkl"
     payload = {"format": FORMAT, "key": stored.key, "config": to_dict(stored.config), "model": stored.model,
-               "metrics": stored.metrics, "coverage": stored.coverage}
+               "metrics": stored.metrics, "coverage": stored.coverage, "words": list(stored.words)}
     fd, tmp = tempfile.mkstemp(dir=models_dir, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(payload, f)
@@ -85,4 +86,4 @@ def load_model(models_dir: str | Path, key: str | None = None) -> StoredModel:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelNotFound(f"{models_dir / key}.pkl was written by another version of lightning-eq; retrain it with `lightning-eq run`.")
     return StoredModel(payload["key"], from_dict(payload["config"], str(models_dir / f"{key}.pkl")), payload["model"], payload["metrics"],
-                       payload.get("coverage"))
+                       payload.get("coverage"), tuple(payload.get("words", ())))

@@ -124,10 +124,10 @@ def log_refit(client, run_id: str, key: str, cfg: Config, model, test: dict[str,
         log_curves(client, run_id, *curves, "curves_test.png")
     with tempfile.TemporaryDirectory() as tmp:
         paths = [save_model(StoredModel(key, cfg, model, test or {}), tmp)]
-        net = getattr(model, "net", None)
-        if net is not None:
+        if hasattr(model, "torch_net"):
             import torch
 
+            net = model.torch_net()
             path = Path(tmp) / f"{key}.pt"
             torch.save({"state_dict": net.state_dict(), "input_dims": net.input_dims, "kind": net.kind,
                         "head": to_dict(cfg.head)}, path)

@@ -7,21 +7,13 @@ embeds text through the embedding cache at inference and needs lightning-eq inst
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
-
 import mlflow.pyfunc
 import pandas as pd
 
 from lightning_eq.errors import LightningEqError
+from lightning_eq.tracking.champion import read_bundle
 
 BUNDLE = "bundle"  # the artifact's key; the file is bundle.pkl
-
-
-def read_bundle(path: str | Path) -> dict:
-    with Path(path).open("rb") as f:
-        bundle = pickle.load(f)
-    return bundle["routes"]
 
 
 class CurveModel(mlflow.pyfunc.PythonModel):

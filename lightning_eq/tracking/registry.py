@@ -8,6 +8,7 @@ import json
 import logging
 import pickle
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from lightning_eq.models.store import StoredModel

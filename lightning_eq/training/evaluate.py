@@ -19,7 +19,7 @@ import numpy as np
 
 from lightning_eq.config import Config, merge
 from lightning_eq.curves import unit_to_z
-from lightning_eq.data.folds import Split, random_splits, word_folds
+from lightning_eq.data.folds import Split, bilingual_word_folds, random_splits, word_folds
 from lightning_eq.data.socialeq import SocialEQ
 from lightning_eq.data.table import Table
 from lightning_eq.embeddings.vectors import Vectors
@@ -116,10 +116,12 @@ def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs:
 
 
 def outer_parts(data: SocialEQ, hq_words: list[str], cfg: Config, fold: int) -> tuple[Table, Table]:
-    """(training rows, test rows) of outer word-disjoint fold ``fold`` for a model of ``cfg``."""
+    """(training rows, test rows) of outer word-disjoint fold ``fold`` for a model of ``cfg``: the English HQ/HR
+    words, plus the Spanish words for a model that learns Spanish (``data.folds.bilingual_word_folds``)."""
+    folds = word_folds if cfg.data.language == "English" else bilingual_word_folds
+    split = folds(data, hq_words)[fold]
     table = table_for(data, cfg)
-    test_words = {data.records[i].descriptor for i in word_folds(data, hq_words)[fold].test}
-    return table.with_words(test_words, inside=False), table.with_words(test_words, inside=True)
+    return table.take_ids(split.train), table.take_ids(split.test)
 
 
 def nested_fold(study, key: str, fold: int, train: Table, test: Table, vectors: Vectors) -> FoldOutcome:

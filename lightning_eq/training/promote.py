@@ -33,7 +33,7 @@ def fit_confidence(key: str, cfg: Config, table, vectors: Vectors):
 
 def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
     """A fitted model with its confidence."""
-    return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors))
+    return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors), tuple(table.vocabulary))
 
 
 def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredModel:

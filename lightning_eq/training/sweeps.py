@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def run_sweep_command(cfg: Config, request: SweepRequest, cache_dir: str | None = None) -> str:
     """Run every requested study; the studies' table, and the nested table when outer folds were swept."""
-    data, hq_words = load_records(cfg.data.path or None, "English"), load_hq_words()
+    data, hq_words = load_records(cfg.data.path or None, "all"), load_hq_words()
     vectors = Vectors(data.words, cache_dir)
     sweeps = []
     for key in request.models:
