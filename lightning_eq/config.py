@@ -240,9 +240,11 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
         if not sep or not path.strip() or " " in path.strip():
             raise ConfigError(f"--set expects FIELD=VALUE such as head.dropout=0.2, got {item!r}.")
         try:
-            values[path.strip()] = yaml.safe_load(text)
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
-            values[path.strip()] = text
+            value = text
+        # No setting is a mapping: "{text}" is a prompt, not YAML's {text: null}.
+        values[path.strip()] = text if isinstance(value, dict) else value
     return values
 
 

@@ -19,6 +19,12 @@ def data():
 
 
 @pytest.fixture(scope="session")
+def data_all():
+    """English and Spanish records together (``load_records(language="all")``)."""
+    return load_records(language="all")
+
+
+@pytest.fixture(scope="session")
 def hq_words():
     return load_hq_words()
 

@@ -1,0 +1,59 @@
+"""Honest selection: outer test words never reach a study; the nested estimate refits trial 0 and the best trial
+and scores each once on the fold's test words; the champion is the lowest all-words objective."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from engine import FakeVectors, write_space
+from lightning_eq.config import Config, merge
+from lightning_eq.search.selection import choose_champion, score_fold
+from lightning_eq.training.evaluate import outer_parts
+from lightning_eq.training.nested import SweepRequest, plan_for
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.mark.parametrize("language", ["English", "all"])
+def test_outer_test_words_never_reach_a_study_and_are_each_tested_once(data_all, hq_words, language):
+    cfg = merge(Config(), {"data.language": language})
+    tested = []
+    for fold in range(4):
+        train, test = outer_parts(data_all, hq_words, cfg, fold)
+        assert not set(train.words) & set(test.words)
+        tested += sorted(set(test.words))
+    assert len(tested) == len(set(tested))
+    assert set(hq_words) <= set(tested)
+    spanish = {r.descriptor for r in data_all.records if r.lang != "English"}
+    assert (spanish <= set(tested)) == (language == "all")
+
+
+def test_a_fold_study_is_planned_on_its_training_words_only(tmp_path, data_all, hq_words):
+    write_space(tmp_path, "glove")
+    request = SweepRequest(["glove"], ["fold2"], sweeps_dir=tmp_path)
+    plan, test = plan_for("glove", "fold2", Config(), data_all, hq_words, request)
+    assert not set(plan.table.words) & set(test.words)
+    everything, none = plan_for("glove", "all", Config(), data_all, hq_words, request)
+    assert none is None and set(everything.table.words) == {r.descriptor for r in data_all.records if r.lang == "English"}
+
+
+def test_the_nested_step_refits_default_and_best_and_scores_each_once(tmp_path, data_all, hq_words):
+    from lightning_eq.search.runner import run_study
+
+    write_space(tmp_path, "ridge", trials=3, sweep={"pruner": "none"}, fixed={"baseline": {"embedder": "glove"}},
+                space={"baseline.ridge_alpha": {"low": 1.0, "high": 10000.0, "log": True}})
+    vectors = FakeVectors(data_all.words)
+    request = SweepRequest(["ridge"], ["fold1"], sweeps_dir=tmp_path)
+    plan, test = plan_for("ridge", "fold1", Config(), data_all, hq_words, request)
+    study, _ = run_study(plan, vectors, f"sqlite:///{tmp_path}/optuna.db")
+    outcome = score_fold(study, "ridge", 1, plan.table, test, vectors)
+    assert outcome.predictions["swept"].shape == outcome.predictions["default"].shape == (len(test), 40)
+    assert outcome.best_value <= outcome.default_value
+    assert set(outcome.default_test) >= {"test/mae_unit", "test/r_word", "test/r_word_pos"}
+
+
+def test_the_champion_is_the_lowest_objective_and_ties_are_named():
+    key, reason = choose_champion({"gpt": (0.1000, 0.0005), "ridge": (0.1003, 0.0004), "glove": (0.1040, 0.0005)})
+    assert key == "gpt" and "0.1000" in reason
+    assert "ridge" in reason and "cannot separate" in reason and "glove" not in reason
