@@ -19,12 +19,13 @@ class FakeVectors(Vectors):
     """Deterministic vectors from a hash of (embedder setting, text): no model is loaded, and two settings of one
     embedder (another gpt layer, say) give other vectors, as real ones do. Pickles for spawned workers."""
 
-    def prepare(self, key, embedders_list) -> None:
+    def prepare(self, key, embedders_list, words=None) -> None:
         for embedders in embedders_list:
             name = setting_id(key, embedders)
             if name not in self.matrices:
                 seeds = [int(hashlib.sha256(f"{name}|{t}".encode()).hexdigest()[:8], 16) for t in self.texts]
                 self.matrices[name] = np.stack([np.random.default_rng(s).standard_normal(DIMS[key]) for s in seeds]).astype(np.float32)
+                self.filled[name] = np.ones(len(self.texts), dtype=bool)
 
 
 def small_table(data, n_words: int = 60) -> Table:

@@ -15,12 +15,17 @@ device transfer) cost several times that.
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 import lightning.pytorch as pl
 import torch
 
 from lightning_eq.models.net import StackedNet
+
+# Every Trainer announces the hardware and a tip at INFO, and a sweep builds one per trial: keep Lightning's
+# warnings, drop those announcements. (Lightning sets its logger to INFO when imported, so this is done here.)
+logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 
 
 class EpochBatches:

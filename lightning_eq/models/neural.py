@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from lightning_eq.config import HeadConfig, TrainerConfig
+if TYPE_CHECKING:  # only numpy at import: benchmarks/gpu_check runs this module where pydantic is not installed
+    from lightning_eq.config import HeadConfig, TrainerConfig
 
 log = logging.getLogger(__name__)
 Features = dict[str, np.ndarray]
@@ -64,7 +65,8 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
     if x_val is not None:
         val = (torch.from_numpy(np.asarray(x_val, dtype=np.float32)), torch.from_numpy(np.asarray(y_val, dtype=np.float32)),
                torch.from_numpy(np.asarray(val_weights, dtype=np.float32)))
-    module = EqHead(net, xt, torch.from_numpy(np.asarray(y, dtype=np.float32)), head.model_dump(), *(val or (None, None, None)))
+    settings = head.model_dump() if hasattr(head, "model_dump") else dict(vars(head))
+    module = EqHead(net, xt, torch.from_numpy(np.asarray(y, dtype=np.float32)), settings, *(val or (None, None, None)))
     batches = EpochBatches(w, head.batch_size, seed)
     module.steps_per_epoch = batches.steps
     extra = list(callbacks)
@@ -119,8 +121,8 @@ class NeuralModel:
     key: str
     embedder_keys: tuple[str, ...]
     kind: str
-    head: HeadConfig
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    head: Any  # HeadConfig
+    trainer: Any = None  # TrainerConfig
     weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # StackedNet's state, one member
     dims: dict[str, int] = field(default_factory=dict)
 

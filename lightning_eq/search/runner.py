@@ -89,7 +89,7 @@ def embedder_settings(plan: "StudyPlan") -> dict[str, list]:
 def prewarm(plan: "StudyPlan", vectors: Vectors) -> None:
     """Embed every setting the study can read before any trial (from the disk cache when it is there)."""
     for key, sections in embedder_settings(plan).items():
-        vectors.prepare(key, sections)
+        vectors.prepare(key, sections, plan.table.vocabulary)
 
 
 @dataclass
