@@ -1,74 +1,78 @@
-"""Sweep throughput: seconds per trial of each model (one worker, MLflow on SQLite, the sweeps/*.yaml spaces),
-and trials per minute of one study with 1 and 2 worker processes. Stores in a temporary folder.
+"""Sweep throughput, one worker on this machine: finished trials per minute and seconds per trial of a study of
+each model (outer fold 0, the objective's 4 inner word-disjoint folds, trial 0 = the default, the YAML's space),
+with MLflow tracking off and on (SQLite). Then one gpt study with 2 worker processes. Targets (2-core CPU): gpt
+>= 30 trials per minute per worker (median trial <= 2 s); ridge and knn <= 0.3 s per trial.
 
-Pass model keys to time a subset: python benchmarks/bench_sweep.py glove attention
+    python benchmarks/bench_sweep.py [model ...] [--trials N]
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import optuna
+
 from lightning_eq.config import Config
 from lightning_eq.data.socialeq import load_hq_words, load_records
-from lightning_eq.embeddings import embed_vocabulary
-from lightning_eq.tracking.sweeps import run_sweep, sweep_embedders
-from lightning_eq.training.evaluate import Embeddings
-from lightning_eq.training.sweep import FoldData
+from lightning_eq.embeddings.vectors import Vectors
+from lightning_eq.search.runner import prewarm, run_study
+from lightning_eq.training.nested import SweepRequest, plan_for
 
-MODELS = ("glove", "tok2vec", "gpt", "bert", "e5", "ensemble", "attention", "knn", "ridge")
-TRIALS = 6  # per model: the TPE start-up trials and a couple of modelled ones
-WORKER_TRIALS = 12
+MODELS = ("gpt", "ridge", "knn", "glove", "e5", "attention")
 
 
-def seconds_per_trial(key: str, cfg: Config, fold: FoldData, tmp: Path) -> tuple[float, float]:
-    """(mean seconds per finished trial, seconds for the whole study including the test refit)."""
-    result = run_sweep(key, cfg, fold, trials=TRIALS, storage=f"sqlite:///{tmp}/optuna.db",
-                       tracking_uri=f"sqlite:///{tmp}/mlflow.db")
-    import optuna
-
-    study = optuna.load_study(study_name=result.study, storage=f"sqlite:///{tmp}/optuna.db")
-    spans = [(t.datetime_complete - t.datetime_start).total_seconds() for t in study.trials if t.datetime_complete]
-    return sum(spans) / len(spans), result.seconds
+def study_figures(study) -> tuple[float, list[float]]:
+    """(finished trials per minute from the first start to the last end, seconds of each finished trial)."""
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    spans = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
+    wall = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    return 60 * len(done) / wall, spans
 
 
-def trials_per_minute(workers: int, cfg: Config, fold: FoldData, tmp: Path) -> tuple[float, float]:
-    """(finished trials per minute over the whole call, per minute once the workers have started)."""
-    import optuna
+def one(key: str, trials: int, tmp: Path, data, hq, vectors, tracking: bool, workers: int = 1, tag: str = "") -> str:
+    request = SweepRequest([key], ["fold0"], trials, workers, f"sqlite:///{tmp}/optuna{tag}.db",
+                           f"sqlite:///{tmp}/mlflow{tag}.db" if tracking else None)
+    plan, _ = plan_for(key, "fold0", Config(), data, hq, request)
+    prewarm(plan, vectors)
+    track = None
+    if tracking:
+        from lightning_eq.tracking.runs import git_commit, open_parent_run, run_tags
 
-    storage = f"sqlite:///{tmp}/workers{workers}.db"
-    start = time.perf_counter()
-    run_sweep("glove", cfg, fold, trials=WORKER_TRIALS, workers=workers, storage=storage,
-              tracking_uri=f"sqlite:///{tmp}/mlflow.db")
-    wall = time.perf_counter() - start
-    trials = optuna.load_study(study_name=f"glove-fold{fold.fold}", storage=storage).trials
-    first = min(t.datetime_start for t in trials)
-    last = max(t.datetime_complete for t in trials)
-    return 60 * WORKER_TRIALS / wall, 60 * WORKER_TRIALS / (last - first).total_seconds()
+        track = lambda study: open_parent_run(study, request.tracking_uri, run_tags(key, plan.base, "fold0", git_commit()))  # noqa: E731
+    study, _ = run_study(plan, vectors, request.storage, workers=workers, track=track)
+    per_minute, spans = study_figures(study)
+    pruned = sum(t.state.name == "PRUNED" for t in study.trials)
+    q = statistics.quantiles(spans, n=10) if len(spans) > 1 else spans * 9
+    return (f"{key:<10} {'on ' if tracking else 'off'}  {workers}  {len(spans):>3} ({pruned:>2} pruned)  {per_minute:>6.1f}  "
+            f"{statistics.median(spans):>6.2f}  {q[0]:>5.2f}-{q[-1]:<5.2f}")
 
 
-def main(models: list[str] | None = None) -> None:
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=list(MODELS))
+    parser.add_argument("--trials", type=int, default=24)
+    args = parser.parse_args(argv or [])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("lightning_eq").setLevel(logging.WARNING)
-    models = models or list(MODELS)
-    cfg = Config()
-    data, hq = load_records(), load_hq_words()
-    keys = sweep_embedders(models, cfg)
-    emb = Embeddings(data.words, embed_vocabulary(keys, data.words, cfg.embedders, progress=False))
-    fold = FoldData(data, hq, emb, 0, cfg.embedders)
+    data, hq = load_records(language="all"), load_hq_words()
+    vectors = Vectors(data.words)
+    print("model      MLflow workers trials (pruned)  trials/min  median s  p10-p90 s   (outer fold 0, 4 inner folds)")
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'model':<10} {'s/trial':>8} {'study s':>8}   ({TRIALS} trials, fold 0, 1 worker, MLflow on SQLite)")
-        for key in models:
-            per_trial, total = seconds_per_trial(key, cfg, fold, Path(tmp))
-            print(f"{key:<10} {per_trial:>8.2f} {total:>8.1f}", flush=True)
-        print(f"\nglove study of {WORKER_TRIALS} trials: trials per minute (whole call / once started)")
-        for workers in (1, 2):
-            whole, started = trials_per_minute(workers, cfg, fold, Path(tmp))
-            print(f"{workers} worker{'s' if workers > 1 else ' '}  {whole:>6.1f} / {started:>6.1f}", flush=True)
+        for i, key in enumerate(args.models):
+            for tracking in (False, True):
+                print(one(key, args.trials, Path(tmp), data, hq, vectors, tracking, tag=f"{i}{tracking}"), flush=True)
+        if "gpt" in args.models:
+            start = time.perf_counter()
+            line = one("gpt", 2 * args.trials, Path(tmp), data, hq, vectors, False, workers=2, tag="w2")
+            print(line + f"   (2 workers, {time.perf_counter() - start:.0f} s with process start-up)", flush=True)
 
 
 if __name__ == "__main__":
+    import sys
+
     main(sys.argv[1:])
