@@ -1,6 +1,6 @@
 """End to end: `lightning-eq serve` in a subprocess, driven by httpx clients and by headless Chromium.
 
-Chromium is Debian's (/usr/bin/chromium, installed by .ci/run); Playwright never downloads a browser.
+Chromium is Debian's (/usr/bin/chromium, installed by .ci/system-deps); Playwright never downloads a browser.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+
+import system_deps
+from processes import start, stop_tree
 from test_web_api import build_predictor
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
@@ -43,24 +45,23 @@ def server(tmp_path_factory, data, hq_words):
     command = [str(Path(sys.executable).parent / "lightning-eq"), "serve", "--port", str(port), "--model", "knn",
                "--models-dir", str(folder / "models"), "--cache-dir", str(folder / "cache"), "--max-upload-mb", "2",
                "--max-audio-seconds", "30"]
-    log = (folder / "serve.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
+    with (folder / "serve.log").open("w") as log:
+        process = start(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"`lightning-eq serve` did not start:\n{(folder / 'serve.log').read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"`lightning-eq serve` did not start:\n{(folder / 'serve.log').read_text()[-3000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            stop_tree(process)
 
 
 def test_eight_concurrent_clients_are_all_served(server):
@@ -77,12 +78,12 @@ def test_eight_concurrent_clients_are_all_served(server):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (`apt-get install chromium`; .ci/run does it)")
+    """Debian's Chromium, headless; missing, it fails the test with how to install it (never a silent skip)."""
+    executable = system_deps.chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
