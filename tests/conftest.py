@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +149,30 @@ def hermetic_session(pytestconfig):
 
 @pytest.fixture(autouse=True)
 def in_tmp_path(tmp_path, monkeypatch):
-    """Each test runs in its own tmp_path: relative defaults (mlruns/, models/, reports/) land there."""
+    """Each test runs in its own tmp_path: relative defaults such as mlruns/, models/, reports/ land there."""
     monkeypatch.chdir(tmp_path)
+    with kept_environment():
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_environment():
+    """Module-scoped fixtures leave the environment as they found it too."""
+    with kept_environment():
+        yield
+
+
+@contextmanager
+def kept_environment():
+    """Restore os.environ afterwards, and MLflow's global tracking URI with it: ``mlflow.set_tracking_uri`` (called by
+    lightning_eq.tracking.registry, for one) exports MLFLOW_TRACKING_URI to every later test and subprocess."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        if "mlflow" in sys.modules and os.environ.get("MLFLOW_TRACKING_URI") != saved.get("MLFLOW_TRACKING_URI"):
+            sys.modules["mlflow"].set_tracking_uri(saved.get("MLFLOW_TRACKING_URI"))
+        os.environ.clear()
+        os.environ.update(saved)
 
 DATA_CSV = DEFAULT_DATA_DIR / "socialeq_en.csv"
 
