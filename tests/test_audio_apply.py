@@ -106,6 +106,7 @@ def test_amount_zero_is_transparent(tmp_path):
     np.testing.assert_allclose(sf.read(tmp_path / "out.wav", always_2d=True)[0], audio, atol=1e-12)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_applying_needs_no_ml_stack():
     """audio/ and presets must work without torch: importing them must not load it."""
     code = "import sys, lightning_eq.audio, lightning_eq.presets; sys.exit('torch' in sys.modules)"

@@ -1,5 +1,7 @@
 """Embedder adapters on the real bundled models: shapes, word facts, unknown words, cache behaviour, bad input.
 
+Slow: every test that loads a model (through the ``adapters`` fixture, see tests/conftest.py, or marked here).
+
 Models are loaded once per session; the GGUF -> safetensors conversion for gpt happens once, in a
 session-wide temporary cache directory.
 """
@@ -118,6 +120,7 @@ def test_signature_names_model_and_version(adapter):
 # --- unknown words, per adapter ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # loads a model
 def test_glove_unknown_word_is_zero_and_warned_once(caplog):
     glove = GloveEmbedder()
     with caplog.at_level(logging.WARNING, logger="lightning_eq.embeddings.glove"):
@@ -149,6 +152,7 @@ def test_subword_models_embed_unknown_words(adapters, key):
 # --- settings that change vectors ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # loads a model
 def test_glove_reads_a_users_glove_or_word2vec_file(tmp_path):
     glove_txt = tmp_path / "tiny.txt"
     glove_txt.write_text("bright 1 0 0\nmuddy 0 1 0\n")
@@ -161,6 +165,7 @@ def test_glove_reads_a_users_glove_or_word2vec_file(tmp_path):
         assert str(path) in embedder.signature
 
 
+@pytest.mark.slow  # loads a model
 def test_glove_missing_file_is_an_embedder_error(tmp_path):
     with pytest.raises(EmbedderError, match="neither the package"):
         GloveEmbedder(str(tmp_path / "nope.txt")).embed(["warm"])
@@ -197,6 +202,7 @@ def test_gpt_padding_does_not_change_a_texts_vector(adapters):
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-4)
 
 
+@pytest.mark.slow  # loads a model
 def test_gpt_layer_out_of_range_is_a_config_error(shared_cache_dir):
     with pytest.raises(ConfigError, match="gpt_layer"):
         GptEmbedder(layer=99, models_dir=shared_cache_dir / "models").embed(["warm"])
@@ -280,6 +286,7 @@ def test_cache_dir_defaults_to_config_with_home_expanded(tmp_path, monkeypatch):
     assert embedder.cache.path == tmp_path / "lq-cache" / "embeddings.sqlite"
 
 
+@pytest.mark.slow  # loads a model
 def test_embed_vocabulary_returns_one_array_per_key(tmp_path):
     vectors = embed_vocabulary(["glove", "e5"], ["warm", "bright and airy", "warm"], EmbedderConfig(), tmp_path)
     assert {k: v.shape for k, v in vectors.items()} == {"glove": (3, 50), "e5": (3, 384)}

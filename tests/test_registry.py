@@ -24,6 +24,7 @@ from lightning_eq.tracking import CHAMPION, REGISTERED_MODEL
 from lightning_eq.tracking.registry import choose_champion, load_champion, promote
 from lightning_eq.tracking.sweeps import run_sweeps
 from lightning_eq.training.evaluate import Embeddings
+from processes import start
 from test_sweep_helpers import free_port, glove_cache, stop_process, wait_http, write_space  # noqa: F401  (fixture)
 
 
@@ -85,7 +86,7 @@ def test_mlflow_models_serve_answers_invocations(registry):
     env = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"], "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     cmd = [f"{bin_dir}/mlflow", "models", "serve", "-m", f"models:/{REGISTERED_MODEL}@{CHAMPION}",
            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(cmd, cwd=registry["tmp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start(cmd, cwd=registry["tmp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", 180, proc)
         body = json.dumps({"dataframe_records": [{"text": "warm"}, {"text": "bright and airy"}]}).encode()

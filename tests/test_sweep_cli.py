@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -14,7 +15,8 @@ import pytest
 
 from lightning_eq.cli.sweeps import parse_sets
 from lightning_eq.errors import ConfigError
-from test_sweep_helpers import free_port, stop_process, wait_http
+from processes import start, stop_tree
+from test_sweep_helpers import free_port, wait_http
 
 CLI = str(Path(sys.executable).parent / "lightning-eq")
 
@@ -23,6 +25,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # the real command, in a subprocess
 @pytest.mark.parametrize("args, words", [
     (["sweep", "--model", "glvoe"], "Unknown model 'glvoe'. Choose one of:"),
     (["sweep", "--model", "glove", "--fold", "7"], "--fold must be 0, 1, 2, 3 or all"),
@@ -46,14 +49,19 @@ def test_set_values_are_read_as_yaml():
         parse_sets(["=3"])
 
 
-def serve(cmd: list[str], url: str, cwd: Path):
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+@contextmanager
+def serving(cmd: list[str], url: str, cwd: Path):
+    """(process, first line it printed) while ``url`` answers; then the whole process tree is stopped.
+
+    `lightning-eq ui` runs `mlflow ui` in a child, which starts uvicorn workers, a job runner and seven huey
+    consumers: terminating `lightning-eq` alone would leave all of them running (see tests/processes.py)."""
+    proc = start(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         wait_http(url, 120, proc)
-        return proc, proc.stdout.readline()
-    except BaseException:
-        proc.kill()
-        raise
+        yield proc, proc.stdout.readline()
+    finally:
+        stop_tree(proc)
+        proc.stdout.close()
 
 
 @pytest.mark.slow
@@ -61,14 +69,12 @@ def test_dashboard_serves_the_studies(tmp_path):
     storage = f"sqlite:///{tmp_path}/optuna.db"
     optuna.create_study(study_name="glove-fold0", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), 2)
     port = free_port()
-    proc, banner = serve([CLI, "dashboard", "--storage", storage, "--port", str(port)], f"http://127.0.0.1:{port}/", tmp_path)
-    try:
+    with serving([CLI, "dashboard", "--storage", storage, "--port", str(port)], f"http://127.0.0.1:{port}/",
+                 tmp_path) as (_, banner):
         assert f"http://127.0.0.1:{port}/" in banner
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=10) as response:
             names = [s["study_name"] for s in json.load(response)["study_summaries"]]
         assert names == ["glove-fold0"]
-    finally:
-        stop_process(proc)
 
 
 @pytest.mark.slow
@@ -78,13 +84,11 @@ def test_ui_serves_the_mlflow_store(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     experiment_id(tracking_client(uri))
     port = free_port()
-    proc, banner = serve([CLI, "ui", "--tracking-uri", uri, "--port", str(port)], f"http://127.0.0.1:{port}/health", tmp_path)
-    try:
+    with serving([CLI, "ui", "--tracking-uri", uri, "--port", str(port)], f"http://127.0.0.1:{port}/health",
+                 tmp_path) as (_, banner):
         assert f"http://127.0.0.1:{port}/" in banner
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
                                          json.dumps({"max_results": 10}).encode(), {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             names = {e["name"] for e in json.load(response)["experiments"]}
         assert "lightning-eq-sweeps" in names
-    finally:
-        stop_process(proc)

@@ -17,6 +17,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from processes import start, stop_tree
 from test_sweep_helpers import glove_cache, write_space  # noqa: F401  (fixture)
 
 CLI = [str(Path(sys.executable).parent / "lightning-eq"), "sweep", "--model", "glove", "--fold", "3"]
@@ -55,16 +56,15 @@ def test_sigkill_mid_trial_then_resume(tmp_path, glove_cache):
     run_cli(sweep_cmd(tmp_path, glove_cache, trials=1, epochs=3), tmp_path)  # trial 0 finishes
     first = optuna.load_study(study_name="glove-fold3", storage=url).trials[0]
 
-    worker = subprocess.Popen(sweep_cmd(tmp_path, glove_cache, trials=3, epochs=100000), cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = start(sweep_cmd(tmp_path, glove_cache, trials=3, epochs=100000), cwd=tmp_path,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         doomed = wait_for_running_trial(url, 1, worker)
         time.sleep(1.5)  # mid-trial: a few epochs logged
         os.kill(worker.pid, signal.SIGKILL)
         assert worker.wait(timeout=30) == -signal.SIGKILL
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        stop_tree(worker)  # anything it started, if the test failed before the kill
 
     resumed = run_cli(sweep_cmd(tmp_path, glove_cache, trials=3, epochs=3), tmp_path)
     assert "glove-fold3 | 3 (" in resumed.stdout

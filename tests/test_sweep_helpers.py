@@ -7,7 +7,6 @@ a server, and a session embedding cache holding the real GloVe vectors of the vo
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import FakeEmbedder
+from processes import stop_tree
 from lightning_eq.config import EMBEDDER_KEYS, Config
 from lightning_eq.training.evaluate import Embeddings
 
@@ -67,13 +67,8 @@ def wait_http(url: str, timeout_s: float, proc=None) -> None:
 
 
 def stop_process(proc) -> None:
-    """Terminate a server started by a test; kill it if it ignores that for 20 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """Stop a server started by a test and every process it started (tests/processes.py)."""
+    stop_tree(proc)
 
 
 @pytest.fixture(scope="session")

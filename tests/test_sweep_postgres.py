@@ -4,7 +4,6 @@ port, made with initdb and pg_ctl (as the ``postgres`` user when the tests run a
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -17,16 +16,12 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+import system_deps
 from lightning_eq.config import Config
 from lightning_eq.tracking.studies import sqlalchemy_url
 from lightning_eq.training.sweep import FoldData
 from lightning_eq.tracking.sweeps import run_sweep
 from test_sweep_helpers import fake_embeddings, free_port, write_space
-
-
-def pg_binary(name: str) -> str | None:
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found if isinstance(found, str) else (found[-1] if found else None)
 
 
 def as_server_user(cmd: list[str]) -> list[str]:
@@ -38,15 +33,13 @@ def as_server_user(cmd: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = pg_binary("initdb"), pg_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed; `.ci/run` installs the "
-                    "Debian package postgresql, or run: apt-get install -y postgresql")
+    initdb, pg_ctl = system_deps.postgres_binaries()  # missing: fails with how to install them
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root, and there is no `postgres` user to run the PostgreSQL server as")
+            pytest.fail("running as root, and there is no `postgres` user to run the PostgreSQL server as "
+                        "(Debian's postgresql package creates it): run `.ci/system-deps`", pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="lightning-eq-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from lightning_eq.config import Config
 from lightning_eq.training.sweep import FoldData
 from lightning_eq.tracking.sweeps import run_sweep
+from processes import start
 from test_sweep_helpers import fake_embeddings, free_port, stop_process, wait_http, write_space
 
 
@@ -20,7 +21,7 @@ def mlflow_server(tmp_path):
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
            "--artifacts-destination", str(tmp_path / "server-artifacts"), "--host", "127.0.0.1", "--port", str(port),
            "--workers", "1"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 120, proc)
         yield f"http://127.0.0.1:{port}"

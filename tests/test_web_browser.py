@@ -1,6 +1,6 @@
 """End to end: `lightning-eq serve` in a subprocess, driven by httpx clients and by headless Chromium.
 
-Chromium is Debian's (/usr/bin/chromium, installed by .ci/run); Playwright never downloads a browser. Every answer
+Chromium is Debian's (/usr/bin/chromium, installed by .ci/system-deps); Playwright never downloads a browser. Every answer
 the page shows comes from the real server: nothing is intercepted or faked.
 """
 
@@ -21,9 +21,11 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+
+import system_deps
+from processes import start, stop_tree
 from test_web_api import build_predictor
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
@@ -46,8 +48,7 @@ def serving(folder: Path, model: str) -> Iterator[str]:
                "--models-dir", str(folder / "models"), "--cache-dir", str(folder / "cache"), "--max-upload-mb", "2",
                "--max-audio-seconds", "30"]
     with (folder / "serve.log").open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = start(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 120
@@ -62,19 +63,9 @@ def serving(folder: Path, model: str) -> Iterator[str]:
                 time.sleep(0.3)
             yield url
         finally:
-            stop_group(process)
+            stop_tree(process)
 
 
-def stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's whole process group (it and anything it started), SIGKILL after 30 s."""
-    with contextlib.suppress(ProcessLookupError):  # ProcessLookupError: the group is gone already
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +114,12 @@ def test_eight_concurrent_clients_are_all_served(server):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (`apt-get install chromium`; .ci/run does it)")
+    """Debian's Chromium, headless; missing, it fails the test with how to install it (never a silent skip)."""
+    executable = system_deps.chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
