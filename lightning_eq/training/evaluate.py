@@ -135,3 +135,21 @@ def nested_fold(study, key: str, fold: int, train: Table, test: Table, vectors: 
 
 def is_sweepable(key: str, sweeps_dir: str | Path | None = None) -> bool:
     return key in MODELS and (Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{key}.yaml").is_file()
+
+
+def language_baselines(data: SocialEQ, hq_words: list[str], fold: int) -> dict[str, dict[str, float]]:
+    """The reference curves on bilingual fold ``fold``'s test words, per test language: the flat curve, the English
+    mean curve and the Spanish mean curve of the fold's training records. {baseline: {"test/<lang>/<metric>": v}}."""
+    cfg = merge(Config(), {"data.language": "all"})
+    train, test = outer_parts(data, hq_words, cfg, fold)
+    out: dict[str, dict[str, float]] = {}
+    means = {"flat": np.full(40, 0.5), "English mean": train.curves_unit[np.array(train.langs) == "en"].mean(axis=0),
+             "Spanish mean": train.curves_unit[np.array(train.langs) == "es"].mean(axis=0)}
+    for name, curve in means.items():
+        out[name] = {}
+        for lang in ("en", "es"):
+            rows = np.array([x == lang for x in test.langs])
+            words = [w for w, r in zip(test.words, rows) if r]
+            scored = score(np.tile(curve, (int(rows.sum()), 1)), test.curves_unit[rows], words, "test")
+            out[name].update({k.replace("test/", f"test/{lang}/"): v for k, v in scored.items()})
+    return out
