@@ -31,9 +31,6 @@ from lightning_eq.cli import job  # noqa: E402,F401
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    # Lightning announces devices and tips at INFO for every fit; the main job fits hundreds of models.
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app(standalone_mode=False)
     except LightningEqError as err:

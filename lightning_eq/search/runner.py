@@ -145,6 +145,7 @@ def open_study(plan: StudyPlan, storage_url: str, worker: int = 0, resume: str |
     """Create the study (trial 0 = the default configuration) or resume it; a changed spec is refused."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial; the callers log one per study
     sweep = plan.base.sweep
     storage = open_storage(storage_url, sweep)
     name = resume or plan.name
