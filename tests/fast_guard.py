@@ -3,8 +3,9 @@
 While a test that is not marked slow sets up (fixtures of every scope that it creates included) and runs,
 starting a process (``subprocess``, ``multiprocessing``, ``os.fork``, ``os.system``) or
 loading an embedder's pretrained model (an adapter's ``_load``, which every adapter in
-``lightning_eq/embeddings`` has) fails it with a one-line reason. ``git`` is allowed: MLflow and the run tags
-call it to read the commit of the checkout, a few milliseconds.
+``lightning_eq/embeddings`` has) fails it with a one-line reason. Two programs are allowed: ``git`` (MLflow and
+the run tags read the checkout's commit, a few milliseconds) and ``fc-list`` (matplotlib builds its font cache
+once in the session's HOME).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ALLOWED_PROGRAMS = {"git"}
+ALLOWED_PROGRAMS = {"git", "fc-list"}  # fc-list: matplotlib builds its font cache once in the session HOME
 
 
 class FastGuard:

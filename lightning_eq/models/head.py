@@ -75,12 +75,19 @@ class EqHead(pl.LightningModule):
         self.register_buffer("x", x, persistent=False)
         self.register_buffer("y", y, persistent=False)
         if x_val is not None:
+            # Each member scores only its own validation rows: (M, Lv) row indices, padded, with weights.
+            rows = [torch.nonzero(w > 0).squeeze(1) for w in val_weights]
+            length = max(len(r) for r in rows)
+            index, weight = torch.zeros(len(rows), length, dtype=torch.long), torch.zeros(len(rows), length)
+            for m, r in enumerate(rows):
+                index[m, : len(r)], weight[m, : len(r)] = r, val_weights[m, r]
             self.register_buffer("x_val", x_val, persistent=False)
             self.register_buffer("y_val", y_val, persistent=False)
-            self.register_buffer("val_weights", val_weights / val_weights.sum(1, keepdim=True).clamp_min(1e-12), persistent=False)
+            self.register_buffer("val_rows", index, persistent=False)
+            self.register_buffer("val_weights", weight / weight.sum(1, keepdim=True).clamp_min(1e-12), persistent=False)
         self.steps_per_epoch = 1  # set by fit_members: optimiser steps in one epoch (for the cosine schedule)
         self.val_history: list[torch.Tensor] = []  # per epoch, (M,) validation MAE of each member
-        self.best_val_pred: torch.Tensor | None = None  # (M, Nv, 40) at the epoch with the lowest mean so far
+        self.best_val_pred: torch.Tensor | None = None  # (M, Lv, 40) at the epoch with the lowest mean so far
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -101,9 +108,8 @@ class EqHead(pl.LightningModule):
         self.log("train/mae_unit", total / len(batch[0]), on_step=False, on_epoch=True, batch_size=1)
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        members = self.net.members
-        pred = self.net(self.x_val.expand(members, *self.x_val.shape))
-        error = (pred - self.y_val).abs().mean(dim=-1)  # (M, Nv)
+        pred = self.net(self.x_val[self.val_rows])  # (M, Lv, 40)
+        error = (pred - self.y_val[self.val_rows]).abs().mean(dim=-1)  # (M, Lv)
         per_member = (error * self.val_weights).sum(dim=1)
         if not self.val_history or per_member.mean() < min(h.mean() for h in self.val_history):
             self.best_val_pred = pred.detach().cpu()

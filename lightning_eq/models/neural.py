@@ -34,7 +34,8 @@ class MemberFit:
     net: object  # StackedNet
     val_mae: np.ndarray  # (epochs run, M); empty without validation rows
     epochs: int  # epochs trained
-    best_val_pred: np.ndarray | None = None  # (M, Nv, 40) at the epoch with the lowest mean validation MAE
+    best_val_pred: np.ndarray | None = None  # (M, Nv, 40) at the epoch with the lowest mean validation MAE; rows
+    # outside a member's validation rows are 0
 
 
 def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: dict[str, int], kind: str,
@@ -82,7 +83,13 @@ def fit_members(x: np.ndarray, y: np.ndarray, weights: np.ndarray, input_dims: d
         warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|batch_size|no `val_dataloader`|LeafSpec|isinstance).*")
         fit.fit(module, batches, Once() if val is not None else None)
     history = torch.stack(module.val_history).numpy() if module.val_history else np.zeros((0, len(w)))
-    best = None if module.best_val_pred is None else module.best_val_pred.numpy()
+    best = None
+    if module.best_val_pred is not None:  # back from each member's own rows to (M, Nv, 40)
+        best = np.zeros((len(w), len(val[0]), y.shape[1]))
+        rows, pred = module.val_rows.cpu().numpy(), module.best_val_pred.numpy()
+        for m in range(len(w)):
+            keep = module.val_weights[m].cpu().numpy() > 0
+            best[m, rows[m][keep]] = pred[m][keep]
     return MemberFit(net.cpu().eval(), history, fit.current_epoch, best)
 
 

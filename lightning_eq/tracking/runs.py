@@ -193,12 +193,6 @@ class TrialTracker:
             metrics.update({f"resolved.{k}": v[0] if isinstance(v, list) else v for k, v in result.resolved.items()
                             if isinstance(v, (int, float, list))})
             values = {**{k: str(v) for k, v in flatten(to_dict(outcome.config)).items()}, **values}
-            if _improves(trial, outcome.value) and result.oof is not None:
-                from lightning_eq.tracking.figures import log_curves
-
-                log_curves(self.client, run_id, self.objective.plan.table.words, result.oof,
-                           self.objective.plan.table.curves_unit, f"{trial.study.study_name} trial {trial.number}: "
-                           "out-of-fold validation words", "curves_val.png")
         now, step = int(time.time() * 1000), len(outcome.result.epoch_values) if outcome else 0
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
@@ -231,13 +225,6 @@ class TrialTracker:
         if closed:
             log.info("%s: closed %d MLflow run(s) left running by a dead worker", study.study_name, closed)
         return closed
-
-
-def _improves(trial, value: float) -> bool:
-    from optuna.trial import TrialState
-
-    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return math.isfinite(value) and all(value < t.value for t in done if t.number != trial.number)
 
 
 class ParentCloser:
