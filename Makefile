@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run test test-fast bench clean
+.PHONY: setup system-deps run test test-fast bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# The batched objective on a GPU against the CPU: writes benchmarks/gpu_check/vectors.npz, then runs the check
+# (on a GPU machine, only the second line is needed: it needs torch, lightning and numpy).
+gpu-check: setup
+	$(BIN)/python benchmarks/gpu_check/prepare.py
+	$(BIN)/python benchmarks/gpu_check/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

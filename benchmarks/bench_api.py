@@ -1,6 +1,6 @@
-"""API latency: `lightning-eq serve` with the best trained model on loopback, and 8 concurrent clients
-(threads, one httpx keep-alive connection each) sending POST /api/predict. Prints the median and 99th
-percentile latency and the requests per second. Needs trained models (`make run`).
+"""API latency: `lightning-eq serve` with a registered champion (benchmarks/champion.py) on loopback, and 8
+concurrent clients (threads, one httpx keep-alive connection each) sending POST /api/predict. Prints the median
+and 99th percentile latency and the requests per second.
 
 Two workloads: descriptions from a fixed set (their embeddings are cached after the first request), and
 descriptions no one sent before (the embedder runs for each). A single client gives the baseline.
@@ -33,11 +33,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(models_dir: str, model: str | None, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(tracking_uri: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [str(VENV_BIN / "lightning-eq"), "serve", "--port", str(port), "--models-dir", models_dir]
-    if model:
-        command += ["--model", model]
+    command = [str(VENV_BIN / "lightning-eq"), "serve", "--port", str(port), "--tracking-uri", tracking_uri,
+               "--models-dir", str(log_path.parent)]
     log = log_path.open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
@@ -83,14 +82,14 @@ def report(label: str, latencies_ms: np.ndarray, wall_s: float, failed: int) -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--model", default=None, help="default: the best model by the last evaluation")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=100, help="per client, per workload")
     parser.add_argument("--seconds", type=float, default=30.0, help="time bound per workload")
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = start_server(args.models_dir, args.model, Path(tmp) / "serve.log")
+        from champion import temporary_champion
+
+        process, url = start_server(temporary_champion(Path(tmp)), Path(tmp) / "serve.log")
         try:
             model = httpx.get(f"{url}/api/health").json()["model"]
             print(f"server: `lightning-eq serve` (model {model}) on {url}; {os.cpu_count()} CPU cores", flush=True)

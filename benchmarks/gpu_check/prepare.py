@@ -3,7 +3,7 @@ with only torch, lightning and numpy (no network, no optuna, no mlflow).
 
 It holds the English records' descriptors and unit-scale curves and the default gpt embedding (SmolLM2-135M,
 middle layer, "The sound is {text}.", mean pooling) of every word, as float16: about 0.5 MB. Run it here
-(`make gpu-check-data`), then copy the folder with the repository to the GPU machine.
+(`make gpu-check` does, then runs the check), then copy the folder with the repository to the GPU machine.
 """
 
 from __future__ import annotations
