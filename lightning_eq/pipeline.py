@@ -4,6 +4,7 @@ splits, save every final model, write the reports and name the champion."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -20,7 +21,8 @@ from lightning_eq.models.store import save_model, set_best_model
 from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
 from lightning_eq.search.selection import FoldOutcome, choose_champion
-from lightning_eq.training.evaluate import default_config, evaluate, fit_final, fit_resolved, is_sweepable, outer_parts, splits_for, table_for
+from lightning_eq.training.evaluate import (Evaluation, default_config, evaluate, fit_final, fit_resolved, is_sweepable,
+                                            outer_parts, splits_for, table_for)
 from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
 from lightning_eq.training.report import markdown, nested_table, study_table, summarise
 
@@ -31,7 +33,8 @@ log = logging.getLogger(__name__)
 class Job:
     models: Sequence[str] = MODEL_KEYS
     trials: int | None = None  # per study (default: each YAML's sweep.trials)
-    workers: int = 1
+    workers: int = 1  # worker processes per study
+    jobs: int = 1  # models swept (and evaluated) at once, each in its own process
     storage: str = DEFAULT_STORAGE
     tracking_uri: str | None = None
     reports_dir: Path = Path("reports")
@@ -67,6 +70,58 @@ def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> 
     return out
 
 
+COST_ORDER = ("attention", "ensemble", "gpt", "e5", "tok2vec", "bert", "glove", "ridge", "knn")  # slowest first
+
+
+def order_by_cost(keys: Sequence[str]) -> list[str]:
+    """Slowest models first, so parallel jobs finish together."""
+    return sorted(keys, key=lambda k: COST_ORDER.index(k) if k in COST_ORDER else len(COST_ORDER))
+
+
+def _quiet_worker() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+def in_parallel(task, items: list, jobs: int) -> list:
+    """``[task(item) for item in items]``, over ``jobs`` spawned processes when jobs > 1 (each process imports the ML
+    stack once and takes the next item when it is free); results in the order of ``items``."""
+    if jobs <= 1 or len(items) <= 1:
+        return [task(item) for item in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_quiet_worker) as pool:
+        return list(pool.map(task, items))
+
+
+def _create_stores(job: Job) -> None:
+    """The study storage's and the MLflow store's tables and the sweep experiment, created once, here."""
+    from lightning_eq.search.storage import open_storage
+
+    open_storage(job.storage)
+    if job.tracking_uri:
+        from lightning_eq.tracking.runs import experiment_id, tracking_client
+
+        experiment_id(tracking_client(job.tracking_uri))
+
+
+def _log_study(summary: dict) -> None:
+    test = summary.get("test", {}).get("test/mae_unit")
+    log.info("%s: CV MAE default %.4f, best %.4f ± %.4f%s (%.0f s)", summary["study"], summary["default_value"],
+             summary["best_value"], summary["best_se"], f"; test MAE {test:.4f}" if test is not None else "",
+             summary["seconds"])
+
+
+def _sweep_task(key: str, cfg: Config, data, hq_words, vectors: Vectors, request: SweepRequest) -> ModelSweep:
+    return sweep_model(key, cfg, data, hq_words, vectors, request, on_study=_log_study)
+
+
+def _random_task(item: tuple, data, splits, vectors: Vectors):
+    key, cfg = item
+    return evaluate(data, splits, vectors, {key: cfg}, on_step=lambda m: log.info("[random split] %s", m))
+
+
 def run_job(cfg: Config, job: Job) -> JobResult:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -79,26 +134,19 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     seconds["embed"] = time.perf_counter() - start
 
     mark = time.perf_counter()
-    sweeps: list[ModelSweep] = []
-    total, done = len(request.models) * len(SCOPES), [0]
-
-    def progress(summary: dict) -> None:
-        done[0] += 1
-        test = summary.get("test", {}).get("test/mae_unit")
-        log.info("[study %d/%d] %s: CV MAE default %.4f, best %.4f ± %.4f%s (%.0f s)", done[0], total, summary["study"],
-                 summary["default_value"], summary["best_value"], summary["best_se"],
-                 f"; test MAE {test:.4f}" if test is not None else "", summary["seconds"])
-
-    for key in request.models:
-        sweeps.append(sweep_model(key, cfg, data, hq_words, vectors, request, on_study=progress))
+    _create_stores(job)  # before the jobs start: two processes creating one SQLite schema at once collide
+    swept = functools.partial(_sweep_task, cfg=cfg, data=data, hq_words=hq_words, vectors=vectors, request=request)
+    sweeps = in_parallel(swept, order_by_cost(request.models), job.jobs)
     for key in [m for m in job.models if not is_sweepable(m, job.sweeps_dir)]:
         sweeps.append(_baseline_folds(key, default_config(key, cfg, job.sweeps_dir), data, hq_words, vectors))
     seconds["sweeps"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     configs = {key: default_config(key, cfg, job.sweeps_dir) for key in job.models}
-    random = evaluate(data, splits_for(data, hq_words, ("random",), seeds=job.random_seeds), vectors, configs,
-                      on_step=lambda m: log.info("[random split] %s", m))
+    splits = splits_for(data, hq_words, ("random",), seeds=job.random_seeds)
+    evaluated = in_parallel(functools.partial(_random_task, data=data, splits=splits, vectors=vectors),
+                            [(key, configs[key]) for key in order_by_cost(job.models)], job.jobs)
+    random = Evaluation([r for e in evaluated for r in e.results], [p for e in evaluated for p in e.predictions])
     seconds["random"] = time.perf_counter() - mark
 
     english = {s.key: (s.final_value, s.final_stderr) for s in sweeps

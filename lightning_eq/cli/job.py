@@ -23,6 +23,8 @@ def run(
     trials: Optional[int] = typer.Option(None, "--trials", help="Trials per study (default: each sweeps/*.yaml's "
                                          "sweep.trials: 12 for the neural models, 40 for knn and ridge)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes per study."),
+    jobs: int = typer.Option(2, "--jobs", help="Models swept at once, each in its own process (default 2: this "
+                             "project's 2-core machine; each process trains on one core)."),
     storage: str = Storage,
     tracking_uri: str = TrackingUri,
     models_dir: Path = ModelsDir,
@@ -33,14 +35,14 @@ def run(
     """The main job: sweep every model (one study per outer fold for the nested estimate, one over all words for
     the model to keep), score the baselines, evaluate the defaults on the random splits, promote the champion, then
     print the tables, where the MLflow UI and the dashboard are, and how to predict."""
-    if (trials is not None and trials < 1) or workers < 1:
-        raise ConfigError(f"--trials and --workers must be at least 1, got {trials} and {workers}.")
+    if (trials is not None and trials < 1) or workers < 1 or jobs < 1:
+        raise ConfigError(f"--trials, --workers and --jobs must be at least 1, got {trials}, {workers} and {jobs}.")
     check_uris(storage, tracking_uri)
     from lightning_eq.pipeline import Job, run_job
 
     cfg = base_config(cache_dir)
     start = time.perf_counter()
-    result = run_job(cfg, Job(trials=trials, workers=workers, storage=storage, tracking_uri=tracking_uri,
+    result = run_job(cfg, Job(trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
                               reports_dir=reports_dir, models_dir=models_dir, cache_dir=cache_dir))
     promotion = None
     if promote:
