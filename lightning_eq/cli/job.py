@@ -57,6 +57,8 @@ def run(
 
 def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking_uri) -> None:
     typer.echo("\n## Nested estimate: each model's default and swept configuration on unseen words\n\n" + result.tables["nested"])
+    if "languages" in result.tables:
+        typer.echo("\n## Per language: the multilingual model against reference curves\n\n" + result.tables["languages"])
     typer.echo("\n## Models over all words (the champion has the lowest cross-validated MAE)\n\n" + result.tables["final"])
     typer.echo("\n## Studies\n\n" + result.tables["studies"])
     typer.echo("\n## Random 80/20 split, default configurations\n\n" + result.tables["random"])

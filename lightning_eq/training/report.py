@@ -75,8 +75,9 @@ def write_reports(out_dir: str | Path, results: list[dict], summary: list[dict],
 
 
 def nested_table(outcomes: list, descriptions: dict[str, str] | None = None) -> str:
-    """Markdown: per model, the nested test scores of the default and of the swept configuration, mean ± std
-    over the outer folds (each fold's study searched inside its training words; test words scored once)."""
+    """Markdown: per model, the nested test scores of the default and of the swept configuration on the English
+    test words, mean ± std over the outer folds (each fold's study searched inside its training words; test words
+    scored once)."""
     by_model: dict[str, list] = defaultdict(list)
     for o in outcomes:
         by_model[o.key].append(o)
@@ -88,13 +89,18 @@ def nested_table(outcomes: list, descriptions: dict[str, str] | None = None) -> 
         text = fmt.format(np.mean(values))
         return text + (f" ± {fmt.format(np.std(values))}" if len(values) > 1 and not fmt.endswith("%}") else "")
 
-    for key in sorted(by_model, key=lambda k: np.mean([o.swept_test["test/mae_unit"] for o in by_model[k]])):
+    def english(test: dict, name: str) -> float:  # a multilingual model's English test words, to compare like with like
+        return test.get(name.replace("test/", "test/en/"), test[name])
+
+    for key in sorted(by_model, key=lambda k: np.mean([english(o.swept_test, "test/mae_unit") for o in by_model[k]])):
         runs = by_model[key]
         cells = []
         for name, _, fmt in metrics:
-            cells += [cell([o.default_test[name] for o in runs], fmt), cell([o.swept_test[name] for o in runs], fmt)]
-        diff = [o.swept_test["test/mae_unit"] - o.default_test["test/mae_unit"] for o in runs]
+            cells += [cell([english(o.default_test, name) for o in runs], fmt), cell([english(o.swept_test, name) for o in runs], fmt)]
+        diff = [english(o.swept_test, "test/mae_unit") - english(o.default_test, "test/mae_unit") for o in runs]
         label = key + (f" ({descriptions[key]})" if descriptions and key in descriptions else "")
+        if "test/en/mae_unit" in runs[0].swept_test:
+            label += ", trained on English and Spanish"
         lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {np.mean(diff):+.4f} ± {np.std(diff):.4f} |")
     return "\n".join(lines)
 
@@ -109,4 +115,30 @@ def study_table(rows: list[dict]) -> str:
                      f"{r['best_trial']} | {r['best_value'] - r['default_value']:+.4f} |")
     lines += ["", "CV MAE: the objective, mean validation MAE over the inner word-disjoint folds of the study's training "
               "words, ± its standard error over folds. A difference smaller than the standard errors is noise."]
+    return "\n".join(lines)
+
+
+def language_table(outcomes: list, baselines: list[dict[str, dict[str, float]]]) -> str:
+    """Markdown: the multilingual model's nested test scores per test language (default and swept configuration)
+    beside the reference curves of the same folds (``training.evaluate.language_baselines``), mean ± std over folds."""
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for o in outcomes:
+        rows[f"{o.key}, default configuration"].append(o.default_test)
+        rows[f"{o.key}, swept configuration"].append(o.swept_test)
+    for per_fold in baselines:
+        for name, metrics in per_fold.items():
+            rows[f"{name} curve"].append(metrics)
+
+    def cell(runs: list[dict], key: str, percent: bool = False) -> str:
+        values = [r[key] for r in runs if key in r]
+        if not values:
+            return "–"
+        return f"{np.mean(values):.0%}" if percent else f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+
+    lines = ["| model | Spanish r word | Spanish words r>0 | English r word | English words r>0 |", "|---|---:|---:|---:|---:|"]
+    for name, runs in rows.items():
+        lines.append(f"| {name} | {cell(runs, 'test/es/r_word')} | {cell(runs, 'test/es/r_word_pos', True)} | "
+                     f"{cell(runs, 'test/en/r_word')} | {cell(runs, 'test/en/r_word_pos', True)} |")
+    lines += ["", "Bilingual word-disjoint folds: the English HQ/HR test words and every Spanish word, each tested once. "
+              "Each Spanish test word has a single rater, so its r is against one record."]
     return "\n".join(lines)
