@@ -41,9 +41,11 @@ def one(key: str, trials: int, tmp: Path, data, hq, vectors, tracking: bool, wor
     prewarm(plan, vectors)
     track = None
     if tracking:
+        from lightning_eq.search.selection import study_summary
         from lightning_eq.tracking.runs import git_commit, open_parent_run, run_tags
 
-        track = lambda study: open_parent_run(study, request.tracking_uri, run_tags(key, plan.base, "fold0", git_commit()))  # noqa: E731
+        tags = run_tags(key, plan.base, "fold0", git_commit())
+        track = lambda study: open_parent_run(study, request.tracking_uri, tags, study_summary)  # noqa: E731
     study, _ = run_study(plan, vectors, request.storage, workers=workers, track=track)
     per_minute, spans = study_figures(study)
     pruned = sum(t.state.name == "PRUNED" for t in study.trials)

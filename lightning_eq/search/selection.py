@@ -168,6 +168,19 @@ def _default(key: str, cfg: Config) -> Config:
     return load_spec(key).base_config(cfg) if (DEFAULT_SWEEPS_DIR / f"{key}.yaml").is_file() else cfg
 
 
+def study_summary(study) -> dict:
+    """Counts, the best trial and trial 0 (the default), each with its objective and standard error."""
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    best = best_trial(study)
+    default = default_trial(study)
+    se = lambda t: float(t.user_attrs.get("cv", {}).get("stderr", math.nan)) if t is not None else math.nan  # noqa: E731
+    return {"study": study.study_name, "complete": count["COMPLETE"], "pruned": count["PRUNED"], "failed": count["FAIL"],
+            "best_trial": best.number, "best_value": float(best.value), "best_se": se(best),
+            "default_value": float(default.value) if default is not None else math.nan, "default_se": se(default),
+            "best_params": dict(best.params), "best_config": best.user_attrs["config"]}
+
+
 def choose_champion(values: dict[str, tuple[float, float]]) -> tuple[str, str]:
     """(model key, reason) with the lowest ``all``-study objective; ``values`` maps key -> (objective, stderr)."""
     if not values:

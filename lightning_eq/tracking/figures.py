@@ -73,27 +73,12 @@ def _log_plot(client, run_id: str, plot, study, name: str) -> None:
     plt.close(fig)
 
 
-def study_summary(study) -> dict:
-    """Counts, the best trial and trial 0 (the default), each with its objective and standard error."""
-    from lightning_eq.search.runner import best_trial, default_trial
-
-    trials = study.get_trials(deepcopy=False)
-    count = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    best = best_trial(study)
-    default = default_trial(study)
-    se = lambda t: float(t.user_attrs.get("cv", {}).get("stderr", math.nan)) if t is not None else math.nan  # noqa: E731
-    return {"study": study.study_name, "complete": count["COMPLETE"], "pruned": count["PRUNED"], "failed": count["FAIL"],
-            "best_trial": best.number, "best_value": float(best.value), "best_se": se(best),
-            "default_value": float(default.value) if default is not None else math.nan, "default_se": se(default),
-            "best_params": dict(best.params), "best_config": best.user_attrs["config"]}
-
-
-def log_study(client, run_id: str, study) -> dict:
+def log_study(client, run_id: str, study, summary: dict) -> None:
     """On the study's parent run: the objective of the best trial and of the default (metrics the runs table
-    shows), trial counts, the best configuration, and Optuna's figures. Returns the summary."""
+    shows), trial counts, the best configuration (``summary``: ``search.selection.study_summary``), and Optuna's
+    figures of ``study``."""
     from optuna.visualization import matplotlib as ovm
 
-    summary = study_summary(study)
     log_metrics(client, run_id, {
         "best/val_mae_unit": summary["best_value"], "best/val_mae_unit_se": summary["best_se"],
         "default/val_mae_unit": summary["default_value"], "default/val_mae_unit_se": summary["default_se"],
@@ -106,7 +91,6 @@ def log_study(client, run_id: str, study) -> dict:
     _log_plot(client, run_id, ovm.plot_param_importances, study, "param_importances.png")
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
         _log_plot(client, run_id, ovm.plot_intermediate_values, study, "intermediate_values.png")
-    return summary
 
 
 def log_refit(client, run_id: str, key: str, cfg: Config, model, test: dict[str, float] | None = None,

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from lightning_eq.config import Config, flatten, to_dict
 from lightning_eq.errors import ConfigError
@@ -93,6 +94,7 @@ class StudyTracking:
     experiment_id: str
     parent_run_id: str
     tags: dict[str, str] = field(default_factory=dict)
+    summarise: Callable = None  # study -> summary dict (search.selection.study_summary), given by the sweep side
 
     def client(self):
         return tracking_client(self.uri)
@@ -104,7 +106,8 @@ class StudyTracking:
         return [ParentCloser(self)]
 
 
-def open_parent_run(study, tracking_uri: str, tags: dict[str, str], experiment: str = EXPERIMENT) -> StudyTracking:
+def open_parent_run(study, tracking_uri: str, tags: dict[str, str], summarise: Callable,
+                    experiment: str = EXPERIMENT) -> StudyTracking:
     """The study's parent run: the one recorded on the study (a resumed study, or another machine's), or a new one."""
     from mlflow.exceptions import MlflowException
 
@@ -128,14 +131,13 @@ def open_parent_run(study, tracking_uri: str, tags: dict[str, str], experiment: 
             run_id = winner
     elif client.get_run(run_id).info.status != "RUNNING" and _unfinished(study):
         client.update_run(run_id, status="RUNNING")
-    return StudyTracking(tracking_uri, exp, run_id, tags)
+    return StudyTracking(tracking_uri, exp, run_id, tags, summarise)
 
 
 def _unfinished(study) -> bool:
-    """True while the study lacks its budget of finished trials."""
-    from lightning_eq.search.runner import finished
-
-    return finished(study) < int(study.user_attrs.get("trials", 0))
+    """True while the study lacks its budget (user attribute ``trials``) of complete or pruned trials."""
+    done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
+    return done < int(study.user_attrs.get("trials", 0))
 
 
 class TrialTracker:
@@ -241,12 +243,12 @@ class ParentCloser:
         close_parent(self.tracking, study)
 
 
-def close_parent(tracking: StudyTracking, study) -> None:
+def close_parent(tracking: StudyTracking, study, summary: dict | None = None) -> None:
     """Log the study's summary on its parent run and end it (once: a finished parent is left as it is)."""
     client = tracking.client()
     if client.get_run(tracking.parent_run_id).info.status != "RUNNING":
         return
     from lightning_eq.tracking.figures import log_study
 
-    log_study(client, tracking.parent_run_id, study)
+    log_study(client, tracking.parent_run_id, study, summary or tracking.summarise(study))
     client.set_terminated(tracking.parent_run_id, "FINISHED")

@@ -82,14 +82,16 @@ def _tracker(request: SweepRequest, plan: StudyPlan) -> Callable | None:
         return None
     from lightning_eq.tracking.runs import git_commit, open_parent_run, run_tags
 
+    from lightning_eq.search.selection import study_summary
+
     tags = run_tags(plan.key, plan.base, plan.scope, git_commit())
-    return lambda study: open_parent_run(study, request.tracking_uri, tags)
+    return lambda study: open_parent_run(study, request.tracking_uri, tags, study_summary)
 
 
 def sweep_model(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], vectors: Vectors, request: SweepRequest,
                 on_study: Callable[[dict], None] | None = None) -> ModelSweep:
     """Run the requested studies of model ``key``; score fold studies once on their test words."""
-    from lightning_eq.tracking.figures import study_summary
+    from lightning_eq.search.selection import study_summary
 
     out = ModelSweep(key)
     for scope in request.scopes:
@@ -110,20 +112,20 @@ def sweep_model(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], vect
         summary["seconds"] = time.perf_counter() - start
         out.studies.append(summary)
         if tracking is not None:
-            _log_to_parent(tracking, study, key, plan, test, out, data)
+            _log_to_parent(tracking, study, key, plan, test, out, data, summary)
         if on_study:
             on_study(summary)
     return out
 
 
-def _log_to_parent(tracking, study, key: str, plan: StudyPlan, test, out: ModelSweep, data: SocialEQ) -> None:
+def _log_to_parent(tracking, study, key: str, plan: StudyPlan, test, out: ModelSweep, data: SocialEQ, summary: dict) -> None:
     """The study's summary (once), the data it saw as dataset inputs, then the refit: test scores for a fold
     study, the model for ``all``."""
     from lightning_eq.tracking.experiments import log_dataset
     from lightning_eq.tracking.figures import log_refit
     from lightning_eq.tracking.runs import close_parent
 
-    close_parent(tracking, study)
+    close_parent(tracking, study, summary)
     client = tracking.client()
     log_dataset(client, tracking.parent_run_id, data, list(plan.table.ids), context="training")
     if test is not None:
