@@ -22,9 +22,10 @@ from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
 from lightning_eq.search.selection import FoldOutcome, choose_champion
 from lightning_eq.training.evaluate import (Evaluation, default_config, evaluate, fit_final, fit_resolved, is_sweepable,
-                                            language_baselines, outer_parts, splits_for, table_for)
+                                            language_baselines, outer_parts, routed_english, splits_for, table_for)
 from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
-from lightning_eq.training.report import language_table, markdown, nested_table, study_table, summarise
+from lightning_eq.training.report import (language_table, markdown, nested_table, routing_table, study_table,
+                                         summarise)
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,10 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     multilingual = [o for s in sweeps for o in s.folds if configs[s.key].data.language != "English"]
     if multilingual:
         tables["languages"] = language_table(multilingual, [language_baselines(data, hq_words, k) for k in range(4)])
+        own = next(s.folds for s in sweeps if s.key == champion)
+        if own and len(multilingual) == len(own) and all(o.models for o in own):
+            routed = routed_english(own, multilingual, data, hq_words, vectors, configs[champion])
+            tables["routing"] = routing_table(routed, champion)
     paths = _write_reports(job.reports_dir, sweeps, random, tables, {"champion": champion, "reason": reason,
                                                                      "seconds": seconds})
     seconds["total"] = time.perf_counter() - start
@@ -195,6 +200,7 @@ def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict
     md_path = out_dir / "evaluation.md"
     md_path.write_text("# lightning-eq evaluation\n\n## Nested estimate (word-disjoint outer folds)\n\n" + tables["nested"]
                        + ("\n\n## Per language (the multilingual model)\n\n" + tables["languages"] if "languages" in tables else "")
+                       + ("\n\n## Routing by language, English test words\n\n" + tables["routing"] if "routing" in tables else "")
                        + "\n\n## Models over all words\n\n" + tables["final"] + "\n\n## Studies\n\n" + tables["studies"]
                        + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"] + "\n")
     preds_path = out_dir / "predictions.json"

@@ -59,6 +59,9 @@ def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking
     typer.echo("\n## Nested estimate: each model's default and swept configuration on unseen words\n\n" + result.tables["nested"])
     if "languages" in result.tables:
         typer.echo("\n## Per language: the multilingual model against reference curves\n\n" + result.tables["languages"])
+    if "routing" in result.tables:
+        typer.echo("\n## Routing by language: the champion's English test words alone and behind the router\n\n"
+                   + result.tables["routing"])
     typer.echo("\n## Models over all words (the champion has the lowest cross-validated MAE)\n\n" + result.tables["final"])
     typer.echo("\n## Studies\n\n" + result.tables["studies"])
     typer.echo("\n## Random 80/20 split, default configurations\n\n" + result.tables["random"])

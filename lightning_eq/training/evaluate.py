@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lightning_eq.config import Config, merge
+from lightning_eq.config import Config, from_dict, merge
 from lightning_eq.curves import unit_to_z
 from lightning_eq.data.folds import Split, bilingual_word_folds, random_splits, word_folds
 from lightning_eq.data.socialeq import SocialEQ
@@ -154,4 +154,28 @@ def language_baselines(data: SocialEQ, hq_words: list[str], fold: int) -> dict[s
             words = [w for w, r in zip(test.words, rows) if r]
             scored = score(np.tile(curve, (int(rows.sum()), 1)), test.curves_unit[rows], words, "test")
             out[name].update({k.replace("test/", f"test/{lang}/"): v for k, v in scored.items()})
+    return out
+
+
+def routed_english(champion: list, multilingual: list, data: SocialEQ, hq_words: list[str], vectors: Vectors,
+                   champion_cfg: Config) -> dict[str, list[dict[str, float]]]:
+    """What routing by language does to the English test words of the nested estimate: per outer fold, each word
+    answered by the champion's swept model when ``language.identify`` says English, else by the multilingual
+    model's (the fold models never saw the word, so its language is never known from their vocabulary).
+    ``champion`` and ``multilingual`` are the two models' FoldOutcomes (with their refitted models).
+    {"champion alone": [test metrics per fold], "routed": [...], "routed away": [{"test/share": ...}]}."""
+    from lightning_eq.language import identify
+
+    out: dict[str, list] = {"champion alone": [], "routed": [], "routed away": []}
+    by_fold = {o.fold: o for o in multilingual}
+    for outcome in champion:
+        other = by_fold[outcome.fold]
+        _, test = outer_parts(data, hq_words, champion_cfg, outcome.fold)
+        english = np.array([identify(w) == "en" for w in test.words])
+        own = outcome.predictions["swept"]
+        multi_cfg = from_dict(other.swept_config)
+        routed = np.where(english[:, None], own, predict(other.models["swept"], other.key, multi_cfg, test, vectors))
+        out["champion alone"].append(score(own, test.curves_unit, test.words, "test"))
+        out["routed"].append(score(routed, test.curves_unit, test.words, "test"))
+        out["routed away"].append({"test/share": float(1 - english.mean())})
     return out

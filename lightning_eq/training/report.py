@@ -142,3 +142,17 @@ def language_table(outcomes: list, baselines: list[dict[str, dict[str, float]]])
     lines += ["", "Bilingual word-disjoint folds: the English HQ/HR test words and every Spanish word, each tested once. "
               "Each Spanish test word has a single rater, so its r is against one record."]
     return "\n".join(lines)
+
+
+def routing_table(routed: dict[str, list[dict]], champion: str) -> str:
+    """Markdown: the champion's nested English figures alone and behind the language router."""
+    lines = ["| English test words | test MAE | r word | words r>0 |", "|---|---:|---:|---:|"]
+    for name in ("champion alone", "routed"):
+        runs = routed[name]
+        mae, r, pos = ([m[k] for m in runs] for k in ("test/mae_unit", "test/r_word", "test/r_word_pos"))
+        lines.append(f"| {champion}, {name} | {np.mean(mae):.4f} ± {np.std(mae):.4f} | {np.mean(r):.2f} ± {np.std(r):.2f} | "
+                     f"{np.mean(pos):.0%} |")
+    share = np.mean([m["test/share"] for m in routed["routed away"]])
+    lines += ["", f"Routed: a test word identified as English goes to {champion}, any other to the multilingual model "
+              f"({share:.0%} of the English test words did)."]
+    return "\n".join(lines)
