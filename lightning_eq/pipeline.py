@@ -9,6 +9,8 @@ import json
 import logging
 import math
 import time
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -162,7 +164,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     seconds["save"] = time.perf_counter() - mark
     set_best_model(job.models_dir, champion, reason, english[champion][0])
     tables = {
-        "nested": nested_table([o for s in sweeps for o in s.folds], DESCRIPTIONS),
+        "nested": nested_table([o for s in sweeps for o in s.folds], DESCRIPTIONS) + _raters_note(data, hq_words),
         "studies": study_table([st for s in sweeps for st in s.studies]),
         "random": markdown(summarise(random.results), DESCRIPTIONS),
         "final": _final_table(sweeps, champion),
@@ -241,3 +243,16 @@ def evaluate_defaults(cfg: Config, models: Sequence[str], protocols: Sequence[st
         predictions.write_text(json.dumps(result.predictions) + "\n")
         paths.append(predictions)
     return DefaultsResult(table, paths)
+
+
+def _raters_note(data, hq_words: list[str]) -> str:
+    """A reference line: how well the other raters of the same test word predict each English test record."""
+    from lightning_eq.curves import z_to_unit
+    from lightning_eq.data.folds import word_folds
+    from lightning_eq.models.metrics import other_raters_mae
+
+    test = [i for s in word_folds(data, hq_words) for i in s.test if data.records[i].lang == "English"]
+    mae, n = other_raters_mae(z_to_unit(np.stack([data.records[i].curve_z for i in test])),
+                              [data.records[i].descriptor for i in test])
+    return (f"\n\nReference: the mean curve of the other raters of the same word scores MAE {mae:.4f} on the {n} "
+            "English test records whose word has another rater (raters disagree; no text model is expected there).")
