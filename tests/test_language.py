@@ -37,6 +37,7 @@ def test_fold_accents():
     assert fold_accents("Ca\u0301lido") == "calido"  # combining accent (NFD)
 
 
+@pytest.mark.slow
 def test_import_loads_no_detector():
     """The CLI's cold start: importing the module must not load lingua or simplemma."""
     code = "import sys, lightning_eq.language; print('lingua' in sys.modules or 'simplemma' in sys.modules)"
