@@ -149,8 +149,14 @@ def open_study(plan: StudyPlan, storage_url: str, worker: int = 0, resume: str |
     sweep = plan.base.sweep
     storage = open_storage(storage_url, sweep)
     name = resume or plan.name
-    if resume is not None and resume != plan.name:
-        _refuse(plan, resume, storage)
+    if resume is not None:
+        names = optuna.get_all_study_names(storage)
+        if resume not in names:
+            same = sorted(n for n in names if n.startswith(f"{plan.key}-{plan.scope}-"))
+            raise ConfigError(f"No study {resume!r} in {storage_url}; studies of {plan.key} {plan.scope} there: "
+                              f"{', '.join(same) or 'none'}. Leave out --study to run this spec's ({plan.name}).")
+        if resume != plan.name:
+            _refuse(plan, resume, storage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate, group, constant_liar
         sampler = optuna.samplers.TPESampler(seed=plan.sampler_seed + worker, n_startup_trials=sweep.n_startup_trials,
