@@ -20,20 +20,36 @@ from lightning_eq.web.codes import CODES
 SR = 44100
 
 
-def build_predictor(folder: Path, data, hq_words):
-    """Train the knn baseline on GloVe over all of SocialEQ, save it and load it back as `serve` would."""
-    from lightning_eq.config import Config
-    from lightning_eq.models.store import StoredModel, save_model
-    from lightning_eq.pipeline import embed_words
-    from lightning_eq.predict import load_predictor
-    from lightning_eq.training.evaluate import fit_final
+KNN_ON_GLOVE = {"baseline.embedder": "glove", "baseline.knn_k": [10]}
 
-    cfg = Config()
-    cfg.baseline.embedder, cfg.baseline.knn_k = "glove", [10]
-    cfg.embedders.cache_dir = str(folder / "cache")
-    model = fit_final("knn", cfg, data, hq_words, embed_words(data.words, ["glove"], cfg, cfg.embedders.cache_dir))
-    save_model(StoredModel("knn", cfg, model), folder / "models")
-    return load_predictor("knn", folder / "models", cfg.embedders.cache_dir)
+
+def build_predictor(folder: Path, data, hq_words):
+    """Train the knn baseline on GloVe over all of SocialEQ (with its confidence), save it and load it back as
+    `serve --model knn` would."""
+    from lightning_eq.config import Config, merge
+    from lightning_eq.embeddings.vectors import Vectors
+    from lightning_eq.models.store import save_model
+    from lightning_eq.predict import load_predictor
+    from lightning_eq.training.evaluate import fit_final, table_for
+    from lightning_eq.training.promote import stored_model
+
+    cfg = merge(Config(), KNN_ON_GLOVE)
+    cache = str(folder / "cache")
+    table, vectors = table_for(data, cfg), Vectors(data.words, cache)
+    fitted = fit_final("knn", cfg, table, vectors)
+    save_model(stored_model("knn", fitted.config, fitted.model, table, vectors), folder / "models")
+    return load_predictor("knn", folder / "models", cache, tracking_uri=None)
+
+
+def build_champion(folder: Path) -> str:
+    """Register a routing champion in ``folder`` (English: knn on GloVe; other languages: the e5 model, each in its
+    default configuration, trained on all the data, with its confidence) as `promote` does; its tracking URI."""
+    from lightning_eq.config import Config, merge
+    from lightning_eq.training.promote import promote
+
+    uri = f"sqlite:///{folder}/mlflow.db"
+    promote(merge(Config(), KNN_ON_GLOVE), model="knn", storage=None, tracking_uri=uri, cache_dir=str(folder / "cache"))
+    return uri
 
 
 class Routed:
@@ -121,7 +137,8 @@ def test_predict_returns_40_bands_scaled_by_max_gain_and_amount(client):
     half = predict(client, text="warm", max_gain_db=6, amount=0.5)
     assert full["freqs_hz"] == list(BAND_CENTRES_HZ) and full["model"] == "knn"
     assert all(len(full[k]) == 40 for k in ("curve_z", "curve_unit", "gains_db"))
-    assert max(map(abs, full["gains_db"])) == pytest.approx(6.0, abs=1e-3)  # the peak gain is the max gain
+    # the peak gain is the max gain, times the confidence (the dB rule's default)
+    assert max(map(abs, full["gains_db"])) == pytest.approx(6.0 * full["predictions"][0]["confidence"], abs=1e-3)
     assert np.allclose(np.array(half["gains_db"]) * 2, full["gains_db"], atol=1e-3)
     assert np.allclose(full["curve_unit"], (np.array(full["curve_z"]) + 4) / 8, atol=1e-5)
 
@@ -136,12 +153,13 @@ def test_predict_several_texts_and_opposites(client):
 
 
 def test_each_prediction_says_how_sure_the_model_is_and_who_answered(client):
-    """knn gives no confidence (yet): the fields are there, null, and the gains are the same either way."""
+    """Words the model trained on are familiar; gains are scaled by the confidence unless the request says not to."""
     out = predict(client, texts=["warm", "bright"])
     for p in out["predictions"]:
-        assert (p["confidence"], p["unfamiliar"], p["language"], p["model"]) == (None, False, None, "knn")
+        assert p["confidence"] > 0.8 and not p["unfamiliar"] and (p["language"], p["model"]) == ("en", "knn")
     assert out["confidence_scaling"] is True and out["low_confidence"] == LOW_CONFIDENCE
-    assert predict(client, text="warm", confidence_scaling=False)["gains_db"] == out["gains_db"]
+    unscaled = predict(client, text="warm", confidence_scaling=False)["gains_db"]
+    np.testing.assert_allclose(np.array(unscaled) * out["predictions"][0]["confidence"], out["gains_db"], atol=1e-3)
 
 
 def test_low_confidence_marks_a_curve_unfamiliar_and_scales_its_gains(routed):
@@ -256,7 +274,7 @@ def test_apply_returns_the_equalised_file_with_its_report(client, work_dir):
     audio, sample_rate = sf.read(io.BytesIO(response.content))
     assert sample_rate == SR and audio.shape == (SR, 2)
     assert response.headers["x-model"] == "knn" and response.headers["x-clipped"] == "false"
-    assert response.headers["x-confidence"] == ""  # knn gives none
+    assert float(response.headers["x-confidence"]) > 0.8  # "warm", a word the model trained on
     assert float(response.headers["x-duration-s"]) == pytest.approx(1.0)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import soundfile as sf
 
 import system_deps
 from processes import start, stop_tree
-from test_web_api import build_predictor
+from test_web_api import build_champion, build_predictor
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -41,12 +40,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(folder: Path, model: str) -> Iterator[str]:
-    """Base URL of `lightning-eq serve --model MODEL` on the models in ``folder``; stopped with its process group."""
+def serving(folder: Path, model: str | None, tracking_uri: str | None = None) -> Iterator[str]:
+    """Base URL of `lightning-eq serve --model MODEL` on the models in ``folder`` (or, with no model, the champion of
+    ``tracking_uri``); stopped with its whole process tree."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "lightning-eq"), "serve", "--port", str(port), "--model", model,
+    command = [str(Path(sys.executable).parent / "lightning-eq"), "serve", "--port", str(port),
                "--models-dir", str(folder / "models"), "--cache-dir", str(folder / "cache"), "--max-upload-mb", "2",
-               "--max-audio-seconds", "30"]
+               "--max-audio-seconds", "30", "--tracking-uri", tracking_uri or f"sqlite:///{folder}/none.db"]
+    command += ["--model", model] if model else []
     with (folder / "serve.log").open("w") as log:
         process = start(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
@@ -77,26 +78,13 @@ def server(tmp_path_factory, data, hq_words):
         yield url
 
 
-def build_e5(folder: Path, data, hq_words) -> None:
-    """Train the e5 head (multilingual-e5-small) on all of SocialEQ into ``folder``/models, as `evaluate` does."""
-    from lightning_eq.config import Config
-    from lightning_eq.models.store import StoredModel, save_model
-    from lightning_eq.pipeline import embed_words
-    from lightning_eq.training.evaluate import fit_final
-
-    cfg = Config()
-    cfg.embedders.cache_dir = str(folder / "cache")
-    model = fit_final("e5", cfg, data, hq_words, embed_words(data.words, ["e5"], cfg, cfg.embedders.cache_dir))
-    save_model(StoredModel("e5", cfg, model), folder / "models")
-
-
 @pytest.fixture(scope="module")
-def spanish_server(tmp_path_factory, data, hq_words):
-    """Base URL of a server for Spanish descriptions. Until descriptions are routed by language, that is the
-    multilingual model itself (`serve --model e5`); with routing, the default server answers Spanish too."""
+def spanish_server(tmp_path_factory):
+    """Base URL of `lightning-eq serve` on a registered routing champion (English: knn on GloVe; other
+    languages: the multilingual e5 model): a Spanish description is answered by the multilingual route."""
     folder = tmp_path_factory.mktemp("served-es")
-    build_e5(folder, data, hq_words)
-    with serving(folder, "e5") as url:
+    uri = build_champion(folder)
+    with serving(folder, None, tracking_uri=uri) as url:
         yield url
 
 
@@ -325,11 +313,10 @@ def test_other_browser_languages_get_spanish_or_english(browser, server, locale,
 
 
 def test_a_spanish_description_draws_a_curve_with_its_language_and_model(browser, spanish_server):
-    """Typed on the Spanish page. The model and language shown are the server's own answer: today the server runs
-    e5 and identifies no language (null); once it routes, the language is "es"."""
+    """Typed on the Spanish page of the routing server: identified as Spanish, answered by the multilingual model."""
     expected = answer(spanish_server, "cálido")
     health = httpx.get(f"{spanish_server}/api/health").json()
-    assert expected["model"] in health["models"] and expected["language"] in (None, "es")
+    assert expected["model"] == "e5" and expected["language"] == "es" and set(health["models"]) == {"knn", "e5"}
     page = open_page(browser, spanish_server, "es-ES")
     try:
         page.locator("#text").press_sequentially("cálido")
@@ -352,8 +339,6 @@ def test_a_spanish_description_draws_a_curve_with_its_language_and_model(browser
 
 def test_an_unfamiliar_description_is_called_a_guess(page, server):
     expected = answer(server, "xyzzy")
-    if expected["confidence"] is None:
-        pytest.skip("the served model gives no confidence yet (issue 8, part 5); this test runs once it does")
     assert expected["unfamiliar"], f"'xyzzy' should be unfamiliar, got confidence {expected['confidence']}"
     show_curve(page, "xyzzy")
     warning = page.inner_text("#unfamiliar")
