@@ -338,9 +338,11 @@ def test_a_spanish_description_draws_a_curve_with_its_language_and_model(browser
 
 
 def test_an_unfamiliar_description_is_called_a_guess(page, server):
-    expected = answer(server, "xyzzy")
-    assert expected["unfamiliar"], f"'xyzzy' should be unfamiliar, got confidence {expected['confidence']}"
-    show_curve(page, "xyzzy")
+    """A string of no language (GloVe knows none of its words) on the knn/GloVe server."""
+    gibberish = "qzxv wpkj"
+    expected = answer(server, gibberish)
+    assert expected["unfamiliar"], f"{gibberish!r} should be unfamiliar, got confidence {expected['confidence']}"
+    show_curve(page, gibberish)
     warning = page.inner_text("#unfamiliar")
     assert page.is_visible("#unfamiliar") and warning.startswith("Unfamiliar description") and "a guess" in warning
     assert "guess" in page.get_attribute("#curve-path", "class")  # drawn dashed
