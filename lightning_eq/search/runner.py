@@ -174,6 +174,8 @@ def open_study(plan: StudyPlan, storage_url: str, worker: int = 0, resume: str |
         study.enqueue_trial(params, user_attrs={"default": True}, skip_if_exists=True)
     elif stored != identity:
         _refuse(plan, name, storage)
+    elif study.user_attrs.get("trials") != sweep.trials:  # resumed with another budget (--trials): the latest counts,
+        study.set_user_attr("trials", sweep.trials)  # so the parent run reopens and closes at the new budget
     return study
 
 
