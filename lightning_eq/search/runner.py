@@ -122,7 +122,8 @@ class Objective:
         if is_neural(self.plan.key) and cfg.sweep.pruner != "none":
             from optuna_integration import PyTorchLightningPruningCallback
 
-            extra.insert(0, PyTorchLightningPruningCallback(trial, monitor=MONITOR))
+            # Last: the epoch loggers record the epoch the pruner stops the trial at before it raises.
+            extra.append(PyTorchLightningPruningCallback(trial, monitor=MONITOR))
         result = cross_validate(self.plan.key, cfg, self.plan.table, self.vectors, extra)
         resolved = result.config(cfg)
         trial.set_user_attr("config", to_dict(resolved))
