@@ -134,3 +134,9 @@ def test_ui_serves_the_mlflow_store_and_prints_the_runs_page_url(tmp_path):
         assert "lightning-eq-sweeps" in names
         tree = [" ".join(p.cmdline()) for p in psutil.Process(proc.pid).children(recursive=True)]
         assert tree and not [c for c in tree if "huey" in c]  # no MLflow job consumers: the project runs no jobs
+
+
+def test_serve_with_an_unknown_model_is_one_line_error(monkeypatch, capsys):
+    """Regression: lightning_eq.web.app imported check_model_key from lightning_eq.config, where it is no more, so
+    every `lightning-eq serve` ended in an ImportError traceback."""
+    assert error_of(monkeypatch, capsys, "serve", "--model", "glvoe") == UNKNOWN

@@ -26,7 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightning_eq.audio import apply_file
-from lightning_eq.config import check_model_key
+from lightning_eq.models.catalog import check_model_key
 from lightning_eq.curves import BAND_CENTRES_HZ, DEFAULT_MAX_GAIN_DB, LOW_CONFIDENCE, N_BANDS, EqCurve
 from lightning_eq.errors import ConfigError, LightningEqError, ModelNotFound
 from lightning_eq.presets import export_preset
