@@ -33,7 +33,7 @@ from lightning_eq.data.socialeq import DEFAULT_DATA_DIR, load_hq_words, load_rec
 SLOW_FIXTURES = {
     "predictor": "trains knn on the real GloVe vectors (tests/test_web_api.py)",
     "adapters": "loads every real embedder (tests/test_embeddings.py)",
-    "glove_cache": "embeds the vocabulary with the real GloVe vectors (tests/test_sweep_helpers.py)",
+    "glove_cache": "embeds the vocabulary with the real GloVe vectors (tests/conftest.py)",
     "server": "runs `lightning-eq serve` (tests/test_web_browser.py)",
     "browser": "runs Chromium (tests/test_web_browser.py)",
     "postgres_url": "runs a PostgreSQL server (tests/test_sweep_postgres.py)",
@@ -231,3 +231,15 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def glove_cache(tmp_path_factory, data_all) -> str:
+    """An embedding cache of the session's own holding the real GloVe vectors of every word, English and Spanish
+    (embedded once); a test that needs another embedder's vectors adds them to it on demand."""
+    from lightning_eq.config import Config
+    from lightning_eq.embeddings import embed_vocabulary
+
+    cache = tmp_path_factory.mktemp("embedding-cache")
+    embed_vocabulary(["glove"], data_all.words, Config().embedders, cache, progress=False)
+    return str(cache)

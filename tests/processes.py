@@ -12,17 +12,24 @@ and looks again for anything spawned meanwhile (the job runner restarts consumer
 Every process started through ``start`` carries ``LIGHTNING_EQ_TEST_TREE=<id>`` in its environment, and every
 process started during a test session carries the session's ``LIGHTNING_EQ_TEST_SESSION=<id>`` (set by
 ``tests/conftest.py``): ``leftovers`` finds them even after they daemonised.
+
+``free_port`` and ``wait_http`` give a server its loopback port and wait until it answers.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Iterable
 
 import psutil
+import pytest
 
 TREE_VAR = "LIGHTNING_EQ_TEST_TREE"
 SESSION_VAR = "LIGHTNING_EQ_TEST_SESSION"
@@ -184,3 +191,26 @@ def leftovers(session_id: str) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return running
+
+
+def free_port() -> int:
+    """A loopback port that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+    """Until ``url`` answers (any HTTP status); fails the test early if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"server exited with code {proc.returncode} before answering {url}", pytrace=False)
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout_s} s", pytrace=False)

@@ -30,7 +30,12 @@ def check_uris(storage: str, tracking_uri: str | None) -> None:
     if not storage.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://")):
         raise ConfigError(f"Unsupported study storage {storage!r}; use sqlite:///path/optuna.db (one machine) or "
                           "postgresql://user@host:5432/db (many machines).")
-    if tracking_uri is not None and not tracking_uri.startswith(("sqlite:///", "http://", "https://")):
+    if tracking_uri is not None:
+        check_tracking_uri(tracking_uri)
+
+
+def check_tracking_uri(tracking_uri: str) -> None:
+    if not tracking_uri.startswith(("sqlite:///", "http://", "https://")):
         raise ConfigError(f"Unsupported tracking URI {tracking_uri!r}; use sqlite:///mlruns/mlflow.db or http://host:5000 "
                           "(MLflow 3 no longer accepts a plain folder).")
 
@@ -121,6 +126,7 @@ def dashboard(storage: str = Storage, host: str = Host,
 def ui(tracking_uri: str = TrackingUri, host: str = Host,
        port: int = typer.Option(5000, "--port", help="Port of the MLflow UI.")) -> None:
     """Open the MLflow UI on the tracking store."""
+    check_tracking_uri(tracking_uri)  # before MLflow loads: a wrong URI is a one-line error at once
     if tracking_uri.startswith(("http://", "https://")):
         typer.echo(f"{tracking_uri} is an MLflow server already: open it in a browser.")
         return

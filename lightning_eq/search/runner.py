@@ -122,7 +122,8 @@ class Objective:
         if is_neural(self.plan.key) and cfg.sweep.pruner != "none":
             from optuna_integration import PyTorchLightningPruningCallback
 
-            extra.insert(0, PyTorchLightningPruningCallback(trial, monitor=MONITOR))
+            # Last: the epoch loggers record the epoch the pruner stops the trial at before it raises.
+            extra.append(PyTorchLightningPruningCallback(trial, monitor=MONITOR))
         result = cross_validate(self.plan.key, cfg, self.plan.table, self.vectors, extra)
         resolved = result.config(cfg)
         trial.set_user_attr("config", to_dict(resolved))
@@ -174,6 +175,8 @@ def open_study(plan: StudyPlan, storage_url: str, worker: int = 0, resume: str |
         study.enqueue_trial(params, user_attrs={"default": True}, skip_if_exists=True)
     elif stored != identity:
         _refuse(plan, name, storage)
+    elif study.user_attrs.get("trials") != sweep.trials:  # resumed with another budget (--trials): the latest counts,
+        study.set_user_attr("trials", sweep.trials)  # so the parent run reopens and closes at the new budget
     return study
 
 
