@@ -44,7 +44,7 @@ def error_of(monkeypatch, capsys, *args: str) -> str:
     (["sweep", "--model", "glove", "--set", "head.dropout"], "--set expects FIELD=VALUE such as head.dropout=0.2"),
     (["sweep", "--model", "glove", "--set", "head.nope=3"], "unknown setting 'head.nope'"),
     (["sweep", "--model", "glove", "--set", "head.dropout=2"], "head.dropout: Input should be less than 1, got 2."),
-    (["sweep", "--model", "glove", "--accelerator", "tpu"], "trainer.accelerator: Input should be 'auto', 'cpu'"),
+    (["sweep", "--model", "glove", "--accelerator", "tpu"], "--accelerator must be auto, cpu or gpu, got 'tpu'"),
     (["sweep", "--model", "glove", "--workers", "0"], "--workers and --trials must be at least 1"),
     (["sweep", "--model", "mean"], "No search space for model 'mean'"),
     (["sweep", "--model", "glove", "--storage", "redis://localhost"], "Unsupported study storage 'redis://localhost'"),

@@ -89,6 +89,8 @@ def sweep(
     overrides = parse_sets(list(sets))
     if timeout is not None:
         overrides["sweep.timeout_s"] = timeout
+    if accelerator not in ("auto", "cpu", "gpu"):
+        raise ConfigError(f"--accelerator must be auto, cpu or gpu, got {accelerator!r}.")
     if accelerator != "auto":
         overrides["trainer.accelerator"] = accelerator
     cfg = base_config(cache_dir)

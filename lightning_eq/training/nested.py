@@ -49,7 +49,7 @@ class SweepRequest:
         if unknown:
             raise ConfigError(f"Unknown study scope {unknown[0]!r}; use fold0..fold3 or all.")
         if self.resume and (len(self.models) != 1 or len(self.scopes) != 1):
-            raise ConfigError("--study resumes one study: give one --model and one --fold with it.")
+            raise ConfigError("--study resumes one study: give one --model and one --scope with it.")
 
 
 @dataclass
