@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @app.command()
 def run(
     trials: Optional[int] = typer.Option(None, "--trials", help="Trials per study (default: each sweeps/*.yaml's "
-                                         "sweep.trials: 16 for the neural models, 40 for knn and ridge)."),
+                                         "sweep.trials: 20 for the neural models, 40 for knn and ridge)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes per study."),
     jobs: int = typer.Option(2, "--jobs", help="Models swept at once, each in its own process (default 2: this "
                              "project's 2-core machine; each process trains on one core)."),
