@@ -26,8 +26,8 @@ from lightning_eq.search.selection import FoldOutcome, choose_champion
 from lightning_eq.training.evaluate import (Evaluation, default_config, evaluate, fit_final, fit_resolved, is_sweepable,
                                             language_baselines, outer_parts, routed_english, splits_for, table_for)
 from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
-from lightning_eq.training.report import (language_table, markdown, nested_table, routing_table, study_table,
-                                         summarise)
+from lightning_eq.training.report import (choices_table, language_table, markdown, nested_table, routing_table,
+                                          study_table, summarise)
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
         "studies": study_table([st for s in sweeps for st in s.studies]),
         "random": markdown(summarise(random.results), DESCRIPTIONS),
         "final": _final_table(sweeps, champion),
+        "choices": choices_table([st for s in sweeps for st in s.studies if st["scope"] == "all"]),
     }
     multilingual = [o for s in sweeps for o in s.folds if configs[s.key].data.language != "English"]
     if multilingual:
@@ -203,7 +204,8 @@ def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict
     md_path.write_text("# lightning-eq evaluation\n\n## Nested estimate (word-disjoint outer folds)\n\n" + tables["nested"]
                        + ("\n\n## Per language (the multilingual model)\n\n" + tables["languages"] if "languages" in tables else "")
                        + ("\n\n## Routing by language, English test words\n\n" + tables["routing"] if "routing" in tables else "")
-                       + "\n\n## Models over all words\n\n" + tables["final"] + "\n\n## Studies\n\n" + tables["studies"]
+                       + "\n\n## Models over all words\n\n" + tables["final"]
+                       + "\n\n## What the all-words studies chose\n\n" + tables["choices"] + "\n\n## Studies\n\n" + tables["studies"]
                        + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"] + "\n")
     preds_path = out_dir / "predictions.json"
     preds_path.write_text(json.dumps(random.predictions) + "\n")

@@ -8,9 +8,10 @@ import pytest
 
 from engine import FakeVectors, write_space
 from lightning_eq.config import Config, merge
-from lightning_eq.search.selection import choose_champion, score_fold
+from lightning_eq.search.selection import choose_champion, score_fold, study_summary
 from lightning_eq.training.evaluate import outer_parts
 from lightning_eq.training.nested import SweepRequest, plan_for
+from lightning_eq.training.report import changes, choices_table
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -51,6 +52,25 @@ def test_the_nested_step_refits_default_and_best_and_scores_each_once(tmp_path, 
     assert outcome.predictions["swept"].shape == outcome.predictions["default"].shape == (len(test), 40)
     assert outcome.best_value <= outcome.default_value
     assert set(outcome.default_test) >= {"test/mae_unit", "test/r_word", "test/r_word_pos"}
+    summary = study_summary(study)
+    changed = changes(summary["default_config"], summary["best_config"])
+    if summary["best_trial"] == 0:
+        assert changed == {}
+    else:  # the space searches alpha alone; everything else the trials share
+        assert set(changed) == {"baseline.ridge_alpha"}
+
+
+def test_the_choices_table_lists_what_the_best_trial_changed_from_the_default():
+    default = {"head": {"dropout": 0.5, "hidden_sizes": [256, 128], "lr": 0.1}, "embedders": {"gpt": {"layer": "middle"}}}
+    best = {"head": {"dropout": 0.17019, "hidden_sizes": [191], "lr": 0.1}, "embedders": {"gpt": {"layer": "8-21"}}}
+    assert changes(default, best) == {"head.dropout": (0.5, 0.17019), "head.hidden_sizes": ([256, 128], [191]),
+                                      "embedders.gpt.layer": ("middle", "8-21")}
+    row = {"study": "gpt-all-abc", "default_value": 0.1004, "best_value": 0.0995, "best_se": 0.0008}
+    table = choices_table([row | {"default_config": default, "best_config": best},
+                           row | {"study": "knn-all-def", "default_config": default, "best_config": default}])
+    assert "| gpt-all-abc | 0.1004 → 0.0995 ± 0.0008 |" in table
+    assert 'head.dropout 0.5 → 0.17; head.hidden_sizes [256, 128] → [191]; embedders.gpt.layer "middle" → "8-21"' in table
+    assert "| knn-all-def |" in table and "nothing: the default won" in table
 
 
 def test_the_champion_is_the_lowest_objective_and_ties_are_named():

@@ -63,6 +63,7 @@ def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking
         typer.echo("\n## Routing by language: the champion's English test words alone and behind the router\n\n"
                    + result.tables["routing"])
     typer.echo("\n## Models over all words (the champion has the lowest cross-validated MAE)\n\n" + result.tables["final"])
+    typer.echo("\n## What the all-words studies chose (refitted on all the data and saved)\n\n" + result.tables["choices"])
     typer.echo("\n## Studies\n\n" + result.tables["studies"])
     typer.echo("\n## Random 80/20 split, default configurations\n\n" + result.tables["random"])
     typer.echo(f"\nChampion: {result.champion} ({result.champion_reason}).")

@@ -178,7 +178,8 @@ def study_summary(study) -> dict:
     return {"study": study.study_name, "complete": count["COMPLETE"], "pruned": count["PRUNED"], "failed": count["FAIL"],
             "best_trial": best.number, "best_value": float(best.value), "best_se": se(best),
             "default_value": float(default.value) if default is not None else math.nan, "default_se": se(default),
-            "best_params": dict(best.params), "best_config": best.user_attrs["config"]}
+            "best_params": dict(best.params), "best_config": best.user_attrs["config"],
+            "default_config": default.user_attrs.get("config") if default is not None else None}
 
 
 def choose_champion(values: dict[str, tuple[float, float]]) -> tuple[str, str]:

@@ -99,7 +99,7 @@ def sweep_model(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], vect
         plan, test = plan_for(key, scope, cfg, data, hq_words, request)
         study, tracking = run_study(plan, vectors, request.storage, workers=request.workers,
                                     track=_tracker(request, plan), resume=request.resume)
-        summary = study_summary(study)
+        summary = study_summary(study) | {"scope": scope}
         if test is not None:
             outcome = nested_fold(study, key, int(scope.removeprefix("fold")), plan.table, test, vectors)
             out.folds.append(outcome)

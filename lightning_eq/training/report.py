@@ -118,6 +118,40 @@ def study_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+def _setting(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_setting(v) for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def changes(default_config: dict | None, best_config: dict) -> dict[str, tuple]:
+    """{dotted field: (default value, best value)} for each resolved setting the best trial changed."""
+    if not default_config:
+        return {}
+    before, after = _flat(default_config), _flat(best_config)
+    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
+
+
+def choices_table(rows: list[dict]) -> str:
+    """Markdown: per study, what its best trial changed from the default (trial 0), in resolved settings."""
+    lines = ["| study | CV MAE default → best | what the best trial changed (default → chosen) |", "|---|---:|---|"]
+    for r in rows:
+        changed = changes(r.get("default_config"), r["best_config"])
+        what = "; ".join(f"{k} {_setting(a)} → {_setting(b)}" for k, (a, b) in changed.items()) or "nothing: the default won"
+        lines.append(f"| {r['study']} | {r['default_value']:.4f} → {r['best_value']:.4f} ± {r['best_se']:.4f} | {what} |")
+    lines += ["", "head.max_epochs, baseline.ridge_alpha and baseline.knn_k are what the inner folds chose for the refit."]
+    return "\n".join(lines)
+
+
 def language_table(outcomes: list, baselines: list[dict[str, dict[str, float]]]) -> str:
     """Markdown: the multilingual model's nested test scores per test language (default and swept configuration)
     beside the reference curves of the same folds (``training.evaluate.language_baselines``), mean ± std over folds."""
