@@ -1,5 +1,5 @@
-"""Predict latency per description in a warm process, with a registered champion (ridge on the default gpt
-embedding for English, e5 for other languages; benchmarks/champion.py): cached words, new English phrases (one
+"""Predict latency per description in a warm process, with a registered champion (the gpt head for
+English, e5 for other languages, default configurations; benchmarks/champion.py): cached words, new English phrases (one
 language-model pass each) and new Spanish phrases (the multilingual route). Target: <= 100 ms for a new phrase."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""A registered champion in a temporary MLflow store, for the benchmarks that need one (no study storage):
-ridge on the default gpt embedding for English descriptions, the e5 model for the others, each in its default
-configuration (candidates chosen by inner folds), trained on all the data. Not a benchmark itself."""
+"""A registered champion in a temporary MLflow store, for the benchmarks that need one (no study storage): the
+gpt head for English descriptions (the model `make run` promotes) and the e5 model for the others, each in its
+default configuration, trained on all the data. Not a benchmark itself."""
 
 from __future__ import annotations
 
@@ -16,5 +16,5 @@ def temporary_champion(folder: Path) -> str:
 
     logging.getLogger("lightning_eq").setLevel(logging.WARNING)
     uri = f"sqlite:///{folder}/mlflow.db"
-    promote(Config(), model="ridge", storage=None, tracking_uri=uri)
+    promote(Config(), model="gpt", storage=None, tracking_uri=uri)
     return uri
