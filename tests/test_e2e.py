@@ -112,6 +112,7 @@ def test_the_cli_says_which_language_and_model_answered_and_when_it_guesses(cham
     assert max(map(abs, unscaled["gains_db"])) == pytest.approx(5.0, abs=1e-3)
     table = cli("predict", "xyzzy", "--tracking-uri", champion, "--models-dir", str(tmp_path))
     assert "Unfamiliar description" in table.stdout and "a guess" in table.stdout
+    assert "-0.0 dB" not in table.stdout  # gains scaled to nothing print as +0.0
 
 
 def test_sweep_promote_predict_and_evaluate_from_the_command_line(tmp_path):

@@ -145,6 +145,6 @@ def predict(
         if c.unfamiliar:
             typer.echo("  Unfamiliar description: the model has learned nothing close to it, so this curve is a guess.")
         typer.echo(f"  {_sparkline(db)}")
-        cells = [f"{f:>6g} Hz {g:+5.1f} dB" for f, g in zip(BAND_CENTRES_HZ, db)]
+        cells = [f"{f:>6g} Hz {round(g, 1) + 0.0:+5.1f} dB" for f, g in zip(BAND_CENTRES_HZ, db)]  # no "-0.0"
         for row in range(10):
             typer.echo("  " + "   ".join(cells[row::10]))
