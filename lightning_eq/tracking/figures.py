@@ -68,7 +68,9 @@ def _log_plot(client, run_id: str, plot, study, name: str) -> None:
             return
     fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
     fig.set_size_inches(8, 5)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a plot of many parameters keeps matplotlib's own layout
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
     client.log_figure(run_id, fig, name)
     plt.close(fig)
 
