@@ -62,7 +62,9 @@ def test_the_nested_step_refits_default_and_best_and_scores_each_once(tmp_path, 
 
 def test_the_choices_table_lists_what_the_best_trial_changed_from_the_default():
     default = {"head": {"dropout": 0.5, "hidden_sizes": [256, 128], "lr": 0.1}, "embedders": {"gpt": {"layer": "middle"}}}
-    best = {"head": {"dropout": 0.17019, "hidden_sizes": [191], "lr": 0.1}, "embedders": {"gpt": {"layer": "8-21"}}}
+    best = {"head": {"dropout": 0.17019, "hidden_sizes": [191], "lr": 0.1}, "embedders": {"gpt": {"layer": "8-21"}},
+            "sweep": {"trials": 40}, "trainer": {"accelerator": "gpu"}}  # a resumed study's budget, another device
+    default |= {"sweep": {"trials": 20}, "trainer": {"accelerator": "cpu"}}
     assert changes(default, best) == {"head.dropout": (0.5, 0.17019), "head.hidden_sizes": ([256, 128], [191]),
                                       "embedders.gpt.layer": ("middle", "8-21")}
     row = {"study": "gpt-all-abc", "default_value": 0.1004, "best_value": 0.0995, "best_se": 0.0008}

@@ -133,12 +133,15 @@ def _setting(value) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
+RUNTIME = ("sweep.", "trainer.")  # how a study ran (budget, devices), not what the model is
+
+
 def changes(default_config: dict | None, best_config: dict) -> dict[str, tuple]:
-    """{dotted field: (default value, best value)} for each resolved setting the best trial changed."""
+    """{dotted field: (default value, best value)} for each resolved model setting the best trial changed."""
     if not default_config:
         return {}
     before, after = _flat(default_config), _flat(best_config)
-    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
+    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v and not k.startswith(RUNTIME)}
 
 
 def choices_table(rows: list[dict]) -> str:
