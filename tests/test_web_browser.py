@@ -218,12 +218,12 @@ def test_upload_equalise_listen_a_b_and_download(page, song, tmp_path):
 def test_presets_download_for_each_format(page, tmp_path):
     show_curve(page, "bright and airy")
     expected = {"graphic": "GraphicEQ: 20 ", "parametric": "Filter 1: ON", "json": '"gains_db"'}
-    for fmt, start in expected.items():
+    for fmt, opening in expected.items():
         with page.expect_download() as info:
             page.click(f"button.preset[data-format={fmt}]")
         path = tmp_path / info.value.suggested_filename
         info.value.save_as(path)
-        assert path.name.startswith("bright-and-airy-") and start in path.read_text()
+        assert path.name.startswith("bright-and-airy-") and opening in path.read_text()
     assert "fit the curve within" not in page.inner_text("#export-status")  # json came last: no fit line
     assert '"gains_db"' in page.inner_text("#preset-preview")
 
