@@ -7,8 +7,10 @@ import optuna
 import pytest
 
 from engine import FakeVectors, write_space
-from lightning_eq.config import Config, merge
-from lightning_eq.search.selection import choose_champion, score_fold, study_summary
+from lightning_eq.config import Config, merge, to_dict
+from lightning_eq.search import selection
+from lightning_eq.search.objective import OBJECTIVE_VERSION
+from lightning_eq.search.selection import choose_champion, choose_routes, score_fold, study_summary
 from lightning_eq.training.evaluate import outer_parts
 from lightning_eq.training.nested import SweepRequest, plan_for
 from lightning_eq.training.report import changes, choices_table
@@ -50,7 +52,6 @@ def test_the_nested_step_refits_default_and_best_and_scores_each_once(tmp_path, 
     study, _ = run_study(plan, vectors, f"sqlite:///{tmp_path}/optuna.db")
     outcome = score_fold(study, "ridge", 1, plan.table, test, vectors)
     assert outcome.predictions["swept"].shape == outcome.predictions["default"].shape == (len(test), 40)
-    assert outcome.best_value <= outcome.default_value
     assert set(outcome.default_test) >= {"test/mae_unit", "test/r_word", "test/r_word_pos"}
     summary = study_summary(study)
     changed = changes(summary["default_config"], summary["best_config"])
@@ -79,3 +80,18 @@ def test_the_champion_is_the_lowest_objective_and_ties_are_named():
     key, reason = choose_champion({"gpt": (0.1000, 0.0005), "ridge": (0.1003, 0.0004), "glove": (0.1040, 0.0005)})
     assert key == "gpt" and "0.1000" in reason
     assert "ridge" in reason and "cannot separate" in reason and "glove" not in reason
+
+
+def test_run_promotes_from_its_own_studies_not_a_newer_one_in_the_same_storage(monkeypatch):
+    def study(name, value):
+        return {"study": name, "value": value, "stderr": 0.0005, "data": "en", "objective": OBJECTIVE_VERSION,
+                "config": to_dict(Config()), "trial": 3}
+
+    found = {"ridge": [study("ridge-all-old", 0.1010), study("ridge-all-newer", 0.0990)],
+             "glove": [study("glove-all-old", 0.1000)]}
+    monkeypatch.setattr(selection, "all_studies", lambda storage: found)
+    checksums = {"English": "en", "all": "all"}
+    newest, _ = choose_routes(Config(), "sqlite:///unused.db", checksums)
+    assert (newest.key, newest.study) == ("ridge", "ridge-all-newer")  # by default: each model's newest study
+    own, _ = choose_routes(Config(), "sqlite:///unused.db", checksums, only={"ridge-all-old", "glove-all-old"})
+    assert (own.key, own.study) == ("glove", "glove-all-old")

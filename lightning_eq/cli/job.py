@@ -49,7 +49,8 @@ def run(
         from lightning_eq.training.promote import promote as promote_champion
 
         mark = time.perf_counter()
-        promotion = promote_champion(cfg, storage=storage, tracking_uri=tracking_uri, cache_dir=cache_dir)
+        own = {st["study"] for s in result.sweeps for st in s.studies if st["scope"] == "all"}  # not older ones
+        promotion = promote_champion(cfg, storage=storage, tracking_uri=tracking_uri, cache_dir=cache_dir, studies=own)
         result.seconds["promote"] = time.perf_counter() - mark
     result.seconds["total"] = time.perf_counter() - start
     _print_summary(result, promotion, reports_dir, models_dir, storage, tracking_uri)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -128,13 +128,17 @@ def all_studies(storage: str) -> dict[str, list[dict]]:
     return out
 
 
-def choose_routes(cfg: Config, storage: str | None, data_checksums: dict[str, str], model: str | None = None) -> tuple[Choice, Choice | None]:
+def choose_routes(cfg: Config, storage: str | None, data_checksums: dict[str, str], model: str | None = None,
+                  only: Collection[str] | None = None) -> tuple[Choice, Choice | None]:
     """(English champion, multilingual model) from the ``all`` studies on the current data and objective.
 
-    ``data_checksums`` maps a data language ("English", "all") to the checksum its studies must have seen."""
+    ``data_checksums`` maps a data language ("English", "all") to the checksum its studies must have seen;
+    ``only``, when given, names the studies to choose from (`lightning-eq run` passes its own)."""
     from lightning_eq.search.objective import OBJECTIVE_VERSION
 
     studies = all_studies(storage) if storage else {}
+    if only is not None:
+        studies = {k: [s for s in found if s["study"] in only] for k, found in studies.items()}
 
     def current(key: str, language: str) -> dict | None:
         ok = [s for s in studies.get(key, []) if s["data"] == data_checksums.get(language) and s["objective"] == OBJECTIVE_VERSION]

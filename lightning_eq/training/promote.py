@@ -48,15 +48,18 @@ def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredMode
 
 
 def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFAULT_STORAGE, tracking_uri: str,
-            data: SocialEQ | None = None, vectors: Vectors | None = None, cache_dir: str | None = None):
-    """Register the English champion and the multilingual model as one routing pyfunc; returns the Promotion."""
+            data: SocialEQ | None = None, vectors: Vectors | None = None, cache_dir: str | None = None,
+            studies: Collection[str] | None = None):
+    """Register the English champion and the multilingual model as one routing pyfunc; returns the Promotion.
+
+    ``studies`` limits the choice to these ``all`` studies (default: the newest current one of each model)."""
     from lightning_eq.tracking.registry import register
 
     data = data or load_records(cfg.data.path or None, "all")
     vectors = vectors or Vectors(data.words, cache_dir)
     checksums = {lang: table_for(data, cfg.model_copy(update={"data": cfg.data.model_copy(update={"language": lang})})).checksum()
                  for lang in ("English", "all")}
-    english, multilingual = choose_routes(cfg, storage, checksums, model)
+    english, multilingual = choose_routes(cfg, storage, checksums, model, studies)
     log.info("promoting %s (%s) and, for other languages, %s (%s)", english.key, english.reason, multilingual.key,
              multilingual.reason)
     routes = {"en": refit_choice(english, data, vectors), "multi": refit_choice(multilingual, data, vectors)}
