@@ -19,7 +19,8 @@ from lightning_eq.config import Config, merge
 from lightning_eq.data.socialeq import load_hq_words, load_records
 from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.search.selection import test_scores
-from lightning_eq.training.evaluate import default_config, fit_resolved, language_baselines, outer_parts
+from lightning_eq.search.space import default_config
+from lightning_eq.training.evaluate import fit_resolved, language_baselines, outer_parts
 
 BARE = {"embedders.e5.prompt_en": "{text}", "embedders.e5.prompt_es": "{text}"}
 

@@ -23,7 +23,8 @@ from lightning_eq.models.store import save_model, set_best_model
 from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
 from lightning_eq.search.selection import FoldOutcome, choose_champion
-from lightning_eq.training.evaluate import (Evaluation, default_config, evaluate, fit_final, fit_resolved, is_sweepable,
+from lightning_eq.search.space import default_config
+from lightning_eq.training.evaluate import (Evaluation, evaluate, fit_final, fit_resolved, is_sweepable,
                                             language_baselines, outer_parts, routed_english, splits_for, table_for)
 from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
 from lightning_eq.training.report import (choices_table, language_table, markdown, nested_table, routing_table,

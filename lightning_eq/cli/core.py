@@ -15,10 +15,10 @@ import typer
 
 from lightning_eq.cli import app
 from lightning_eq.errors import ConfigError
+from lightning_eq.tracking import DEFAULT_TRACKING_URI
 
 log = logging.getLogger(__name__)
 BARS = "▁▂▃▄▅▆▇█"
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # lightning_eq.tracking's, without importing it
 
 ModelsDir = typer.Option(Path("models"), "--models-dir", help="Where trained models are saved and read.")
 CacheDir = typer.Option(None, "--cache-dir", envvar="LIGHTNING_EQ_CACHE",

@@ -14,11 +14,11 @@ from typing import List, Optional
 import typer
 
 from lightning_eq.cli import app
+from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.cli.core import CacheDir, Sets, TrackingUri, base_config
 from lightning_eq.errors import ConfigError
 
 log = logging.getLogger(__name__)
-DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"  # lightning_eq.search's, without importing it
 
 Storage = typer.Option(DEFAULT_STORAGE, "--storage", envvar="LIGHTNING_EQ_STORAGE",
                        help="Optuna study storage: sqlite:///path (one machine) or postgresql://user@host/db (many).")
@@ -27,9 +27,9 @@ Host = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1
 
 
 def check_uris(storage: str, tracking_uri: str | None) -> None:
-    if not storage.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://")):
-        raise ConfigError(f"Unsupported study storage {storage!r}; use sqlite:///path/optuna.db (one machine) or "
-                          "postgresql://user@host:5432/db (many machines).")
+    from lightning_eq.search.storage import check_storage_url
+
+    check_storage_url(storage)
     if tracking_uri is not None:
         check_tracking_uri(tracking_uri)
 

@@ -41,7 +41,11 @@ def predict(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> np.
 
 def test_scores(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> dict[str, float]:
     """test/* metrics of ``model`` on ``table``, overall and per language when there are several."""
-    pred = predict(model, key, cfg, table, vectors)
+    return scores_of(predict(model, key, cfg, table, vectors), table)
+
+
+def scores_of(pred: np.ndarray, table: Table) -> dict[str, float]:
+    """test/* metrics of predictions ``pred`` (rows of ``table``), overall and per language when there are several."""
     metrics = score(pred, table.curves_unit, table.words, "test")
     for lang in sorted(set(table.langs)) if len(set(table.langs)) > 1 else ():
         rows = np.array([x == lang for x in table.langs])
@@ -80,8 +84,8 @@ def score_fold(study, key: str, fold: int, train: Table, test: Table, vectors: V
     for label, trial in (("default", default), ("swept", best)):
         cfg = trial_config(trial)
         models[label] = model = refit(key, cfg, train, vectors)
-        outcome[label] = test_scores(model, key, cfg, test, vectors)
         preds[label] = predict(model, key, cfg, test, vectors)
+        outcome[label] = scores_of(preds[label], test)
     return FoldOutcome(key, fold, study.study_name, float(default.value), float(best.value),
                        float(best.user_attrs.get("cv", {}).get("stderr", math.nan)), best.number, outcome["default"],
                        outcome["swept"], to_dict(trial_config(best)), preds, models)
@@ -166,10 +170,10 @@ def choose_routes(cfg: Config, storage: str | None, data_checksums: dict[str, st
 
 
 def _default(key: str, cfg: Config) -> Config:
-    """A model's default configuration (``cfg`` with its YAML's fixed settings), when it has no study."""
-    from lightning_eq.search.space import DEFAULT_SWEEPS_DIR, load_spec
+    """A model's default configuration, when it has no study."""
+    from lightning_eq.search.space import default_config
 
-    return load_spec(key).base_config(cfg) if (DEFAULT_SWEEPS_DIR / f"{key}.yaml").is_file() else cfg
+    return default_config(key, cfg)
 
 
 def study_summary(study) -> dict:

@@ -30,6 +30,13 @@ from lightning_eq.config import Config, field_exists, flatten, load_yaml, merge,
 from lightning_eq.errors import ConfigError
 
 DEFAULT_SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
+
+
+def default_config(key: str, cfg: Config, sweeps_dir: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Model ``key``'s default configuration: ``cfg`` with its YAML's ``fixed`` settings, then ``overrides``."""
+    path = Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{key}.yaml"
+    base = load_spec(key, sweeps_dir).base_config(cfg) if path.is_file() else cfg
+    return merge(base, overrides, "--set") if overrides else base
 SPEC_KEYS = {"float": {"low", "high", "log", "step", "when"}, "int": {"low", "high", "log", "step", "when"},
              "categorical": {"choices", "when"}, "layers": {"depth", "width", "log", "when"},
              "subsets": {"subsets", "min", "when"}}

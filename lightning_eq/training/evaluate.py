@@ -26,18 +26,10 @@ from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.models.catalog import MODELS
 from lightning_eq.models.metrics import score
 from lightning_eq.search.objective import CVResult, cross_validate
-from lightning_eq.search.selection import FoldOutcome, predict, refit, score_fold, test_scores
-from lightning_eq.search.space import DEFAULT_SWEEPS_DIR, load_spec
+from lightning_eq.search.selection import FoldOutcome, predict, refit, score_fold, scores_of
+from lightning_eq.search.space import DEFAULT_SWEEPS_DIR
 
 log = logging.getLogger(__name__)
-PROTOCOLS = ("words", "random")
-
-
-def default_config(key: str, cfg: Config, sweeps_dir: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Model ``key``'s default configuration: ``cfg`` with its YAML's ``fixed`` settings, then ``overrides``."""
-    path = Path(sweeps_dir or DEFAULT_SWEEPS_DIR) / f"{key}.yaml"
-    base = load_spec(key, sweeps_dir).base_config(cfg) if path.is_file() else cfg
-    return merge(base, overrides, "--set") if overrides else base
 
 
 def table_for(data: SocialEQ, cfg: Config) -> Table:
@@ -106,8 +98,8 @@ def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs:
             fitted = fit_resolved(key, cfg, train, vectors)
             pred = predict(fitted.model, key, fitted.config, test, vectors)
             metrics = score(predict(fitted.model, key, fitted.config, train, vectors), train.curves_unit, train.words, "train")
-            metrics |= test_scores(fitted.model, key, fitted.config, test, vectors)
-            chosen = {k: v for k, v in fitted.cv.resolved.items()}
+            metrics |= scores_of(pred, test)
+            chosen = dict(fitted.cv.resolved)
             result.results.append({"model": key, "protocol": split.protocol, "split": split.name, "chosen": chosen,
                                    "val/mae_unit": fitted.cv.value, **metrics})
             result.predictions += _prediction_rows(split.name, split.protocol, key, "default", test, pred)

@@ -4,6 +4,7 @@ configurations, fit each one's confidence, and register them as ``lightning-eq@c
 from __future__ import annotations
 
 import logging
+from typing import Collection
 
 from lightning_eq.config import Config
 from lightning_eq.data.socialeq import SocialEQ, load_records

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lightning_eq.config import flatten
+
 COLUMNS = (  # (metric key, header, format)
     ("train/mae_unit", "train MAE", "{:.4f}"),
     ("test/mae_unit", "test MAE", "{:.4f}"),
@@ -118,13 +120,6 @@ def study_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
-    return out
-
-
 def _setting(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
@@ -140,7 +135,7 @@ def changes(default_config: dict | None, best_config: dict) -> dict[str, tuple]:
     """{dotted field: (default value, best value)} for each resolved model setting the best trial changed."""
     if not default_config:
         return {}
-    before, after = _flat(default_config), _flat(best_config)
+    before, after = flatten(default_config), flatten(best_config)
     return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v and not k.startswith(RUNTIME)}
 
 
