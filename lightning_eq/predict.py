@@ -3,7 +3,8 @@ that language, embed it the way that model was trained, run the model, say how s
 
 Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model).
 With one model there is nothing to route: it answers everything. Inference imports neither Lightning nor the
-training code: neural models predict through their plain-torch network.
+training code: neural models predict with their numpy weights (torch loads only to embed a new phrase with a
+transformer model).
 """
 
 from __future__ import annotations

@@ -167,3 +167,18 @@ def test_mlflow_models_serve_answers_invocations(registry):
     assert [p["text"] for p in predictions] == texts
     assert [(p["language"], p["model"]) for p in predictions] == [("en", registry["second"].routes["en"]), ("es", "e5")]
     assert all(set(COLUMNS) <= set(p) and len(p["curve_z"]) == 40 and 0 <= p["confidence"] <= 1 for p in predictions)
+
+
+@pytest.mark.parametrize("content, says", [(b"not a pickle", "cannot be read by this version"),
+                                           (None, "written by another version")])
+def test_a_champion_bundle_of_another_version_is_a_one_line_error(tmp_path, content, says):
+    import pickle
+
+    from lightning_eq.errors import ModelNotFound
+    from lightning_eq.tracking.champion import read_bundle
+
+    path = tmp_path / "bundle.pkl"
+    path.write_bytes(content if content is not None else pickle.dumps({"format": 0, "routes": {}}))
+    with pytest.raises(ModelNotFound, match=says) as err:
+        read_bundle(path)
+    assert "\n" not in str(err.value) and "lightning-eq promote" in str(err.value)

@@ -17,7 +17,7 @@ from pathlib import Path
 from lightning_eq.config import Config, from_dict, to_dict
 from lightning_eq.errors import ModelNotFound
 
-FORMAT = 3  # 3: neural models hold a plain-torch StackedNet (no Lightning needed to load or predict)
+FORMAT = 3  # 3: neural models hold numpy weights (models.neural.forward: no torch or Lightning to load or predict)
 DEFAULT_MODELS_DIR = Path("models")
 BEST_FILE = "best.json"
 

@@ -24,10 +24,19 @@ ALIAS_QUERY = """SELECT v.version, v.storage_location FROM registered_model_alia
                  WHERE a.name = ? AND a.alias = ? AND a.workspace = 'default'"""
 
 
+BUNDLE_FORMAT = 1  # what tracking.registry.register writes
+
+
 def read_bundle(path: str | Path) -> dict:
     """{route: StoredModel} from a bundle file written by ``tracking.registry.register``."""
-    with Path(path).open("rb") as f:
-        bundle = pickle.load(f)
+    again = "register the champion again with `lightning-eq promote`"
+    try:
+        with Path(path).open("rb") as f:
+            bundle = pickle.load(f)
+    except (ModuleNotFoundError, AttributeError, pickle.UnpicklingError, EOFError) as err:
+        raise ModelNotFound(f"{path} cannot be read by this version of lightning-eq ({err}); {again}.") from err
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise ModelNotFound(f"{path} was written by another version of lightning-eq; {again}.")
     return bundle["routes"]
 
 

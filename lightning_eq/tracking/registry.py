@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lightning_eq.models.store import StoredModel
 from lightning_eq.tracking import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL
+from lightning_eq.tracking.champion import BUNDLE_FILE, BUNDLE_FORMAT
 
 log = logging.getLogger(__name__)
 PROMOTE_EXPERIMENT = "lightning-eq-registry"
@@ -45,9 +46,9 @@ def register(routes: dict[str, StoredModel], reason: str, tracking_uri: str = DE
     mlflow.set_tracking_uri(tracking_uri)  # log_model goes through MLflow's fluent API, which reads the global URI
     keys = {name: stored.key for name, stored in routes.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = Path(tmp) / "bundle.pkl"
+        bundle = Path(tmp) / BUNDLE_FILE
         with bundle.open("wb") as f:
-            pickle.dump({"format": 1, "routes": routes}, f)
+            pickle.dump({"format": BUNDLE_FORMAT, "routes": routes}, f)
         tags = {"routes": json.dumps(keys), "reason": reason, "git_commit": git_commit()}
         with mlflow.start_run(experiment_id=experiment_id(client, PROMOTE_EXPERIMENT),
                               run_name="promote-" + "+".join(keys.values()), tags=tags) as run:

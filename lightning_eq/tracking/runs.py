@@ -199,10 +199,12 @@ class TrialTracker:
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
         params = [Param(k, v[:6000]) for k, v in sorted(values.items())]
-        for start in range(0, max(len(params), len(batch)), 100):
-            self.client.log_batch(run_id, metrics=batch[start : start + 100], params=params[start : start + 100],
-                                  tags=[RunTag("state", state)] if start == 0 else [])
-        self.client.set_terminated(run_id, RunStatus.to_string(status))
+        try:
+            for start in range(0, max(len(params), len(batch)), 100):
+                self.client.log_batch(run_id, metrics=batch[start : start + 100], params=params[start : start + 100],
+                                      tags=[RunTag("state", state)] if start == 0 else [])
+        finally:  # a run whose logging failed still ends, in its trial's status
+            self.client.set_terminated(run_id, RunStatus.to_string(status))
 
     def close_stale_runs(self, study) -> int:
         """Mark KILLED the child runs still RUNNING whose trial the heartbeat failed (their worker died)."""
