@@ -46,7 +46,6 @@ def _entries() -> dict[str, ModelEntry]:
 
 MODELS: dict[str, ModelEntry] = _entries()
 MODEL_KEYS: tuple[str, ...] = tuple(MODELS)
-STUDY_MODELS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert", "ensemble", "attention")  # the study's six
 NEURAL_KINDS = ("head", "ensemble", "attention")
 DESCRIPTIONS = {k: e.description for k, e in MODELS.items()}
 
