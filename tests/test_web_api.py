@@ -199,6 +199,14 @@ def test_predict_rejects_bad_input_in_plain_words(client, body, status, code, wo
     assert response.json()["code"] == code and code in CODES
 
 
+def test_asking_a_router_for_one_of_its_models_says_that_it_routes(routed):
+    response = routed.post("/api/predict", json={"text": "warm", "model": "e5"})
+    assert response.status_code == 404 and response.json()["code"] == "model_not_served"
+    assert "routes by language" in response.json()["detail"]
+    other = routed.post("/api/predict", json={"text": "warm", "model": "glove"}).json()["detail"]
+    assert "routes by language" not in other  # glove is not one of its models
+
+
 def test_error_codes_carry_what_a_translation_needs(client):
     """The page words coded errors in Spanish from code and params, without parsing the English detail."""
     too_long = client.post("/api/predict", json={"text": "w" * 501}).json()

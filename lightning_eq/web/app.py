@@ -128,8 +128,10 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
         if model and model != predictor.key:
             with coded("unknown_model", model=model):
                 check_model_key(model)
-            raise tag(ModelNotFound(f"This server runs model {predictor.key!r}, not {model!r}; leave 'model' out, or "
-                                    f"start another with `lightning-eq serve --model {model}`."),
+            routed = " (it routes by language: each description goes to the model for its language)" \
+                if model in served_models(predictor) else ""
+            raise tag(ModelNotFound(f"This server runs model {predictor.key!r}, not {model!r}{routed}; leave 'model' "
+                                    f"out, or start another with `lightning-eq serve --model {model}`."),
                       "model_not_served", model=model, served=predictor.key)
         with predict_lock:
             return predictor.predict(texts)
