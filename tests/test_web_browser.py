@@ -189,8 +189,11 @@ def test_upload_equalise_listen_a_b_and_download(page, song, tmp_path):
     page.click("#apply-button")
     page.wait_for_function("document.querySelector('#apply-status').textContent.includes('Equalising')")
     assert page.is_disabled("#apply-button")  # the long step shows that it is working
-    while not held:
+    for _ in range(600):  # the request reaches the route handler within 30 s, or the test fails
+        if held:
+            break
         page.wait_for_timeout(50)
+    assert held, "the page never sent /api/apply"
     held[0].continue_()
     page.wait_for_selector("#download:not([hidden])")
     assert page.is_enabled("#apply-button")
