@@ -193,6 +193,22 @@ def hq_words():
     return load_hq_words()
 
 
+@pytest.fixture(scope="module")
+def table(data):
+    """The records of 80 real words: small enough to cross-validate in a fast test (``engine.small_table``)."""
+    from engine import small_table
+
+    return small_table(data, 80)
+
+
+@pytest.fixture(scope="module")
+def vectors(data):
+    """Deterministic fake vectors for every embedder setting (``engine.FakeVectors``): no model loads."""
+    from engine import FakeVectors
+
+    return FakeVectors(data.words)
+
+
 @pytest.fixture
 def csv_lines() -> list[str]:
     return DATA_CSV.read_text().splitlines()

@@ -9,22 +9,11 @@ import optuna
 import pytest
 import torch
 
-from engine import FakeVectors, small_table
 from lightning_eq.config import Config, merge
 from lightning_eq.models.neural import fit_members
 from lightning_eq.search.objective import cross_validate, inner_fold_of
 
 FAST = {"head.max_epochs": 6, "head.patience": 2, "head.hidden_sizes": [16], "trainer.accelerator": "cpu"}
-
-
-@pytest.fixture(scope="module")
-def table(data):
-    return small_table(data, 80)
-
-
-@pytest.fixture(scope="module")
-def vectors(data):
-    return FakeVectors(data.words)
 
 
 def test_every_training_word_is_validated_exactly_once_and_folds_depend_on_the_words_alone(table):

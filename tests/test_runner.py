@@ -6,7 +6,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from engine import FakeVectors, small_table, write_space
+from engine import write_space
 from lightning_eq.config import Config, to_dict
 from lightning_eq.errors import ConfigError
 from lightning_eq.search import objective as objective_module
@@ -14,16 +14,6 @@ from lightning_eq.search.runner import StudyPlan, best_trial, default_trial, ope
 from lightning_eq.search.space import load_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def table(data):
-    return small_table(data, 70)
-
-
-@pytest.fixture(scope="module")
-def vectors(data):
-    return FakeVectors(data.words)
 
 
 def plan_in(folder, table, model="glove", scope="fold0", **space_args) -> StudyPlan:
