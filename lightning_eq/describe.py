@@ -106,10 +106,10 @@ def combine(terms: Sequence[Term], shapes_z: np.ndarray) -> tuple[np.ndarray, fl
 
 
 def describe(text: str, predict_z: Callable[[list[str]], np.ndarray], model: str | None = None,
-             vocabulary: Vocabulary | Iterable[str] | None = None) -> EqCurve:
+             vocabulary: Vocabulary | Iterable[str] | None = None, terms: Sequence[Term] | None = None) -> EqCurve:
     """The curve of a whole description. ``predict_z`` maps phrases to (N, 40) z curves; ``vocabulary`` (known
-    descriptors) turns a phrase typed without its accents into the known one."""
-    terms = parse_description(text)
+    descriptors) turns a phrase typed without its accents into the known one; ``terms``: ``text`` already parsed."""
+    terms = parse_description(text) if terms is None else terms
     if vocabulary is not None:
         vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.of(vocabulary)
         terms = [Term(vocabulary.match(t.phrase), t.weight) for t in terms]

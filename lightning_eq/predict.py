@@ -61,6 +61,10 @@ class Predictor:
         self.routes = {name: Route(stored, cache_dir) for name, stored in routes.items()}
         self.primary = self.routes.get("en") or next(iter(self.routes.values()))
         self.key = self.primary.key
+        self.routed = "en" in self.routes and "multi" in self.routes
+        # The training words of each route, once: language() looks every phrase up in them.
+        self.english_words = self.routes["en"].vocabulary.words if self.routed else frozenset()
+        self.other_only = self.routes["multi"].vocabulary.words - self.english_words if self.routed else frozenset()
 
     @property
     def routes_keys(self) -> dict[str, str]:
@@ -79,18 +83,19 @@ class Predictor:
         if len(self.routes) > 1:
             self.language("warm")
 
-    def language(self, text: str) -> str | None:
+    def language(self, text: str, terms: Sequence | None = None) -> str | None:
         """"en", "es" or None (mixed or unknown). Descriptions made only of words one route trained on (and the
         other did not) are that route's language without asking the identifier, whose dictionaries take a
-        second to load; anything else goes to ``language.identify``."""
+        second to load; anything else goes to ``language.identify``. ``terms``: ``text`` already parsed."""
         from lightning_eq.language import identify
 
-        if "en" in self.routes and "multi" in self.routes:
-            phrases = [t.phrase for t in parse_description(text)]
-            english, other = self.routes["en"].vocabulary, self.routes["multi"].vocabulary
-            if all(p in english.words for p in phrases) and not any(other.match(p) in other.words - english.words for p in phrases):
+        if self.routed:
+            other = self.routes["multi"].vocabulary
+            phrases = [t.phrase for t in (parse_description(text) if terms is None else terms)]
+            only_other = [other.match(p) in self.other_only for p in phrases]
+            if all(p in self.english_words for p in phrases) and not any(only_other):
                 return "en"
-            if all(other.match(p) in other.words - english.words for p in phrases):
+            if all(only_other):
                 return "es"
         return identify(text)
 
@@ -108,7 +113,8 @@ class Predictor:
             texts = [texts]
         out = []
         for text in texts:
-            language = self.language(text)
+            terms = parse_description(text)
+            language = self.language(text, terms)
             route = self.route_for(language)
             confidences: list = []
 
@@ -117,8 +123,8 @@ class Predictor:
                 confidences.append(confidence)
                 return curves
 
-            curve = describe(text, predict_z, route.key, route.vocabulary)
-            confidence = _combine(parse_description(text), confidences[0]) if confidences and confidences[0] is not None else None
+            curve = describe(text, predict_z, route.key, route.vocabulary, terms)
+            confidence = _combine(terms, confidences[0]) if confidences and confidences[0] is not None else None
             out.append(EqCurve(curve.values, "z", model=route.key, text=text, amount=curve.amount,
                                confidence=confidence, language=language))
         return out
