@@ -239,7 +239,10 @@ def test_embed_settings_reads_several_layers_from_one_forward_pass(adapters, sha
     assert len(calls) == 1 and [o.shape for o in out] == [(2, 576)] * 3
     assert not np.allclose(out[0], out[1])
     embed_settings("gpt", settings, ["warm", "muddy"], cfg, tmp_path)  # all three now come from the cache
-    assert len(calls) == 1
+    assert calls == [2]
+    more = embed_settings("gpt", settings, ["muddy", "boomy", "warm"], cfg, tmp_path)  # one new text
+    assert calls == [2, 1]  # only "boomy" reached the model, once for the three layers
+    assert np.array_equal(more[0][[0, 2]], out[0][[1, 0]])
 
 
 def test_gpt_and_bert_accept_a_local_model_directory(adapters, shared_cache_dir):

@@ -19,7 +19,7 @@ import numpy as np
 from lightning_eq.embeddings.base import Embedder, clean_texts
 from lightning_eq.embeddings.cache import CachedEmbedder, EmbeddingCache
 from lightning_eq.embeddings.registry import EMBEDDERS
-from lightning_eq.errors import ConfigError, EmbedderError
+from lightning_eq.errors import ConfigError
 
 __all__ = ["Embedder", "CachedEmbedder", "EmbeddingCache", "clean_texts", "make_embedder", "build_embedder",
            "embed_vocabulary", "embed_settings", "EMBEDDERS"]
@@ -69,37 +69,32 @@ def embed_vocabulary(keys: Sequence[str], texts: Sequence[str], cfg: Any, cache_
 
 def embed_settings(key: str, settings_list: Sequence[Any], texts: Sequence[str], cfg: Any,
                    cache_dir: str | Path | None = None) -> list[np.ndarray]:
-    """(len(texts), dim) arrays, one per settings object of embedder ``key``, through the cache.
-
-    For gpt, settings that differ only in ``layer`` share one forward pass per prompt and pooling."""
+    """(len(texts), dim) arrays, one per settings object of embedder ``key``, through the cache: only texts
+    missing from it reach the model. For gpt, settings that differ only in ``layer`` share one forward pass per
+    prompt and pooling."""
     texts = clean_texts(texts)
-    if not texts:
-        raise EmbedderError("Expected at least one description to embed, got an empty list.")
     root = cache_root(cfg, cache_dir)
     cache = EmbeddingCache(root)
     entry = EMBEDDERS[check_embedder_key(key)]
-    out: list[np.ndarray | None] = [None] * len(settings_list)
-    groups: dict[str, list[int]] = defaultdict(list)
-    adapters = []
+    unique = set(texts)
+    adapters = [entry.build(settings, root) for settings in settings_list]
+    found = [cache.get(adapter.signature, sorted(unique)) for adapter in adapters]
+    groups: dict[str, list[int]] = defaultdict(list)  # settings that one forward pass serves
     for i, settings in enumerate(settings_list):
-        adapter = entry.build(settings, root)
-        adapters.append(adapter)
-        found = cache.get(adapter.signature, sorted(set(texts)))
-        if len(found) == len(set(texts)):
-            out[i] = np.stack([found[t] for t in texts])
-        else:
+        if len(found[i]) < len(unique):
             shared = {k: v for k, v in settings.model_dump().items() if k != "layer"} if key == "gpt" else {"i": i}
             groups[repr(sorted(shared.items()))].append(i)
     for members in groups.values():
-        adapter = adapters[members[0]]
+        missing = sorted(set().union(*(unique - found[i].keys() for i in members)))
         start_s = time.perf_counter()
         if key == "gpt":
-            layers = adapter.embed_variants(texts, [settings_list[i].layer for i in members])
+            layers = adapters[members[0]].embed_variants(missing, [settings_list[i].layer for i in members])
             fresh = {i: layers[settings_list[i].layer] for i in members}
         else:
-            fresh = {members[0]: adapter.embed(texts)}
+            fresh = {members[0]: adapters[members[0]].embed(missing)}
         for i, vectors in fresh.items():
-            cache.put(adapters[i].signature, dict(zip(texts, vectors)))
-            out[i] = vectors.astype(np.float32)
-        log.info("%s: %d texts embedded for %d setting(s) in %.1f s", key, len(texts), len(members), time.perf_counter() - start_s)
-    return [np.asarray(v, dtype=np.float32) for v in out]
+            new = dict(zip(missing, vectors))
+            cache.put(adapters[i].signature, new)
+            found[i].update(new)
+        log.info("%s: %d texts embedded for %d setting(s) in %.1f s", key, len(missing), len(members), time.perf_counter() - start_s)
+    return [np.stack([f[t] for t in texts]).astype(np.float32) for f in found]

@@ -108,8 +108,6 @@ class BertEmbedder:
         import torch
 
         texts = clean_texts(texts)
-        if not texts:
-            raise EmbedderError("Expected at least one description to embed, got an empty list.")
         tokenizer, encoder = self._load()
         batches = []
         with torch.inference_mode():

@@ -138,8 +138,6 @@ class E5Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 384) float32, unit length: each text in the sentence of its language."""
         texts = clean_texts(texts)
-        if not texts:
-            raise EmbedderError("Expected at least one description to embed, got an empty list.")
         if set(self.prompts.values()) == {"{text}"}:
             return self._query(texts)
         from lightning_eq.language import identify

@@ -133,8 +133,6 @@ class GloveEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32: mean of the known words' vectors, zeros if no word is known."""
         texts = clean_texts(texts)
-        if not texts:
-            raise EmbedderError("Expected at least one description to embed, got an empty list.")
         vectors = self._load()
         out = np.zeros((len(texts), vectors.vector_size), dtype=np.float32)
         unknown = []

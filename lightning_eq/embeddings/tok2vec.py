@@ -108,8 +108,6 @@ class Tok2VecEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32: [mean tok2vec tensor | mean static vector]."""
         texts = clean_texts(texts)
-        if not texts:
-            raise EmbedderError("Expected at least one description to embed, got an empty list.")
         nlp, static = self._load()
         parts = [np.stack([doc.tensor.mean(axis=0) for doc in nlp.pipe(texts, batch_size=256)])]
         if static is not None:
