@@ -118,7 +118,7 @@ def forward(weights: dict[str, np.ndarray], dims: dict[str, int], kind: str, x: 
         h = np.maximum(h @ w[f"hidden.{layer}.weight"] + w[f"hidden.{layer}.bias"][0], 0.0)
         layer += 1
     out = h @ w["output.weight"] + w["output.bias"][0]
-    return 1.0 / (1.0 + np.exp(-out))
+    return 0.5 * (1.0 + np.tanh(0.5 * out))  # the sigmoid, without overflow warnings for large negative outputs
 
 
 @dataclass
