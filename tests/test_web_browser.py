@@ -154,8 +154,12 @@ def song(tmp_path_factory) -> Path:
 
 
 def show_curve(page, text: str) -> None:
+    """Describe ``text`` and wait until the page shows *its* curve (an earlier curve's circles are already there)."""
     page.fill("#text", text)
-    page.click("#predict-button")
+    with page.expect_response("**/api/predict"):
+        page.click("#predict-button")
+    page.wait_for_function("t => ['“' + t + '”', '«' + t + '»'].some(q => "
+                           "document.querySelector('#curve-caption').textContent.includes(q))", arg=text)
     page.wait_for_selector("#plot circle.centre")
 
 
