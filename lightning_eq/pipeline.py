@@ -78,6 +78,8 @@ def order_by_cost(keys: Sequence[str], cfg: Config, sweeps_dir: str | Path | Non
     """Slowest models first, so parallel jobs finish together: by ``catalog.relative_cost`` of each default
     configuration (from the registry's embedder costs; a model whose cost is not known goes first)."""
     cost = {k: relative_cost(k, default_config(k, cfg, sweeps_dir)) for k in keys}
+    for key in [k for k in keys if math.isinf(cost[k])]:
+        log.warning("%s reads an embedder without a cost in embeddings/registry.py; its studies start first", key)
     return sorted(keys, key=lambda k: -cost[k])
 
 

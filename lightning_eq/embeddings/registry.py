@@ -102,7 +102,10 @@ class EmbedderEntry:
 
     def model_digest(self, settings: Settings, cache_root: Path) -> str:
         """The adapter's ``model_digest`` under ``settings``: which model files its vectors come from (none is loaded)."""
-        return self.build(settings, cache_root).model_digest
+        digest = getattr(self.build(settings, cache_root), "model_digest", None)
+        if not digest:
+            raise TypeError(f"{self.adapter} states no model_digest; every adapter must (see embeddings/base.py).")
+        return digest
 
 
 EMBEDDERS: dict[str, EmbedderEntry] = {e.key: e for e in (
