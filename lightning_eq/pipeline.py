@@ -172,14 +172,12 @@ def run_job(cfg: Config, job: Job) -> JobResult:
         "final": _final_table(sweeps, champion),
         "choices": choices_table([st for s in sweeps for st in s.studies if st["scope"] == "all"]),
     }
-    multilingual = [s for s in sweeps if configs[s.key].data.language != "English" and s.folds]  # they learn Spanish
+    multilingual = [o for s in sweeps for o in s.folds if configs[s.key].data.language != "English"]
     if multilingual:
-        tables["languages"] = language_table([o for s in multilingual for o in s.folds],
-                                             [language_baselines(data, hq_words, k) for k in range(4)])
-        route = min(multilingual, key=lambda s: s.final_value)  # several multilingual models: the best by its objective
+        tables["languages"] = language_table(multilingual, [language_baselines(data, hq_words, k) for k in range(4)])
         own = next(s.folds for s in sweeps if s.key == champion)
-        if own and len(route.folds) == len(own) and all(o.models for o in own):
-            routed = routed_english(own, route.folds, data, hq_words, vectors, configs[champion])
+        if own and len(multilingual) == len(own) and all(o.models for o in own):
+            routed = routed_english(own, multilingual, data, hq_words, vectors, configs[champion])
             tables["routing"] = routing_table(routed, champion)
     paths = _write_reports(job.reports_dir, sweeps, random, tables, {"champion": champion, "reason": reason,
                                                                      "seconds": seconds})

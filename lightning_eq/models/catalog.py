@@ -63,6 +63,11 @@ NEURAL_KINDS = ("head", "ensemble", "attention")
 DESCRIPTIONS = {k: e.description for k, e in MODELS.items()}
 
 
+def multilingual_keys() -> tuple[str, ...]:
+    """The head keys whose embedder is multilingual (``embeddings.registry``'s ``multilingual`` flag)."""
+    return tuple(k for k, e in EMBEDDERS.items() if e.multilingual)
+
+
 def check_model_key(key: str) -> str:
     if key not in MODELS:
         raise ConfigError(f"Unknown model {key!r}. Choose one of: {', '.join(MODEL_KEYS)}.")
@@ -95,12 +100,6 @@ def build_model(key: str, cfg: Config):
     from lightning_eq.models.neural import NeuralModel
 
     return NeuralModel(key, entry.embedders(cfg), entry.kind, cfg.head, cfg.trainer)
-
-
-def multilingual_keys() -> tuple[str, ...]:
-    """The heads of the multilingual embedders (registry flag ``multilingual``): the models that learn from every
-    language's records and can answer the non-English descriptions."""
-    return tuple(k for k, e in MODELS.items() if e.kind == "head" and EMBEDDERS[k].multilingual)
 
 
 def relative_cost(key: str, cfg: Config) -> float:
