@@ -2,7 +2,7 @@
 embedding cache) and warm (every text already in the SQLite cache, model never loaded).
 
 Converted models (gpt's GGUF -> safetensors) live in the config's cache_dir as in normal use; the embedding
-cache is a temporary directory so "cold" really embeds. Embedders run in one process in EMBEDDER_KEYS order,
+cache is a temporary directory so "cold" really embeds. Embedders run in one process in registry (EMBEDDERS) order,
 so torch and transformers are imported inside gpt's load time and bert's load excludes them.
 
     python benchmarks/bench_embed.py [key ...]
@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightning_eq.config import EMBEDDER_KEYS, EmbedderConfig
+from lightning_eq.config import EmbedderConfig
+from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.data.socialeq import load_records
 from lightning_eq.embeddings import EmbeddingCache, build_embedder, make_embedder
 
@@ -61,7 +62,7 @@ def main(keys: list[str] | None = None) -> None:
     print(f"{len(words)} descriptors; model cache {cfg.cache_dir}", flush=True)
     print(f"{'embedder':<9} {'dim':>4} {'load s':>7} {'embed s':>8} {'cold s':>7} {'warm ms':>8}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
-        for key in keys or EMBEDDER_KEYS:
+        for key in keys or EMBEDDERS:
             t = time_embedder(key, cfg, words, Path(tmp))
             print(f"{t.key:<9} {t.dim:>4} {t.load_s:>7.1f} {t.embed_s:>8.1f} {t.cold_s:>7.1f} {1000 * t.warm_s:>8.1f}  {t.note}",
                   flush=True)

@@ -1,7 +1,8 @@
-"""Spanish, measured: the multilingual model on the bilingual word-disjoint folds (the English HQ/HR test words plus
-every Spanish word, each tested once), per test language, against the flat curve and the English and Spanish
-mean curves of each fold's training records; the e5 sentences against the bare text; and language identification
-(accuracy on the training descriptors, warm latency per description).
+"""Spanish, measured: each multilingual model (``catalog.multilingual_keys()``: the heads of the embedders the
+registry flags multilingual) on the bilingual word-disjoint folds (the English HQ/HR test words plus every Spanish
+word, each tested once), per test language, against the flat curve and the English and Spanish mean curves of
+each fold's training records; its default sentences around a description against the bare text; and language
+identification (accuracy on the training descriptors, warm latency per description).
 
 Each Spanish test word has one rater: r per word is r against a single record there. Goal (issue 9): Spanish
 r word >= 0.30, the Spanish mean curve the bar to beat.
@@ -17,12 +18,19 @@ import numpy as np
 
 from lightning_eq.config import Config, merge
 from lightning_eq.data.socialeq import load_hq_words, load_records
+from lightning_eq.models.catalog import multilingual_keys
 from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.search.selection import test_scores
 from lightning_eq.search.space import default_config
 from lightning_eq.training.evaluate import fit_resolved, language_baselines, outer_parts
 
-BARE = {"embedders.e5.prompt_en": "{text}", "embedders.e5.prompt_es": "{text}"}
+
+
+def bare(key: str, cfg: Config) -> dict:
+    """The settings of embedder ``key`` that place a description in a sentence ("... {text} ..."), set to "{text}"."""
+    settings = getattr(cfg.embedders, key).model_dump()
+    return {f"embedders.{key}.{name}": "{text}" for name, value in settings.items()
+            if isinstance(value, str) and "{text}" in value and value != "{text}"}
 
 
 def cell(values: list[float], percent: bool = False) -> str:
@@ -35,16 +43,21 @@ def main() -> None:
     logging.getLogger("lightning_eq").setLevel(logging.WARNING)
     data, hq = load_records(language="all"), load_hq_words()
     vectors = Vectors(data.words)
-    base = default_config("e5", Config())
+    variants = []
+    for key in multilingual_keys():
+        base = default_config(key, Config())
+        variants.append((key, f"{key}, default (sentences)", base))
+        if bare(key, base):
+            variants.append((key, f"{key}, bare text", merge(base, bare(key, base))))
     rows: dict[str, dict[str, list[float]]] = {}
     for fold in range(4):
         for name, metrics in language_baselines(data, hq, fold).items():
             for k, v in metrics.items():
                 rows.setdefault(name, {}).setdefault(k, []).append(v)
-        for name, cfg in (("e5, default (sentences)", base), ("e5, bare text", merge(base, BARE))):
+        for key, name, cfg in variants:
             train, test = outer_parts(data, hq, cfg, fold)
-            fitted = fit_resolved("e5", cfg, train, vectors)
-            for k, v in test_scores(fitted.model, "e5", fitted.config, test, vectors).items():
+            fitted = fit_resolved(key, cfg, train, vectors)
+            for k, v in test_scores(fitted.model, key, fitted.config, test, vectors).items():
                 rows.setdefault(name, {}).setdefault(k, []).append(v)
     print("bilingual word-disjoint 4-fold CV; mean ± std over folds")
     print(f"{'':<26} {'r word ES':>12} {'ES r>0':>7} {'r word EN':>12} {'EN r>0':>7} {'MAE ES':>7}")

@@ -23,8 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.errors import ConfigError
 
-EMBEDDER_KEYS: tuple[str, ...] = tuple(EMBEDDERS)
-STUDY_EMBEDDERS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert")  # the study's four embeddings
+# The ensembles' default embeddings: the study's four, fixed a priori (not "every registered embedder", so that
+# registering one changes no default configuration). Their spaces choose among all registered embedders (``any``).
+STUDY_EMBEDDERS: tuple[str, ...] = ("glove", "tok2vec", "gpt", "bert")
+# Settings whose values are embedder keys: a search space may give them ``any`` (every key of EMBEDDERS).
+EMBEDDER_KEY_SETTINGS: tuple[str, ...] = ("ensemble.embedders", "baseline.embedder")
 LANGUAGES: tuple[str, ...] = ("English", "Español", "all")
 
 
@@ -97,9 +100,9 @@ class EnsembleConfig(Section):
     @field_validator("embedders")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [k for k in value if k not in EMBEDDER_KEYS]
+        unknown = [k for k in value if k not in EMBEDDERS]
         if unknown or len(set(value)) != len(value):
-            raise ValueError(f"embedders must be distinct keys of {', '.join(EMBEDDER_KEYS)}, got {value}")
+            raise ValueError(f"embedders must be distinct keys of {', '.join(EMBEDDERS)}, got {value}")
         return value
 
 
@@ -113,8 +116,8 @@ class BaselineConfig(Section):
     @field_validator("embedder")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in EMBEDDER_KEYS:
-            raise ValueError(f"embedder {value!r} is not one of {', '.join(EMBEDDER_KEYS)}")
+        if value not in EMBEDDERS:
+            raise ValueError(f"embedder {value!r} is not one of {', '.join(EMBEDDERS)}")
         return value
 
     @field_validator("knn_k", "ridge_alpha")

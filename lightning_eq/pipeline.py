@@ -18,7 +18,7 @@ from typing import Sequence
 from lightning_eq.config import Config
 from lightning_eq.data.socialeq import load_hq_words, load_records
 from lightning_eq.embeddings.vectors import Vectors
-from lightning_eq.models.catalog import DESCRIPTIONS, MODEL_KEYS
+from lightning_eq.models.catalog import DESCRIPTIONS, MODEL_KEYS, relative_cost
 from lightning_eq.models.store import save_model, set_best_model
 from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
@@ -74,12 +74,13 @@ def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> 
     return out
 
 
-COST_ORDER = ("attention", "ensemble", "gpt", "e5", "tok2vec", "bert", "glove", "ridge", "knn")  # slowest first
-
-
-def order_by_cost(keys: Sequence[str]) -> list[str]:
-    """Slowest models first, so parallel jobs finish together."""
-    return sorted(keys, key=lambda k: COST_ORDER.index(k) if k in COST_ORDER else len(COST_ORDER))
+def order_by_cost(keys: Sequence[str], cfg: Config, sweeps_dir: str | Path | None = None) -> list[str]:
+    """Slowest models first, so parallel jobs finish together: by ``catalog.relative_cost`` of each default
+    configuration (from the registry's embedder costs; a model whose cost is not known goes first)."""
+    cost = {k: relative_cost(k, default_config(k, cfg, sweeps_dir)) for k in keys}
+    for key in [k for k in keys if math.isinf(cost[k])]:
+        log.warning("%s reads an embedder without a cost in embeddings/registry.py; its studies start first", key)
+    return sorted(keys, key=lambda k: -cost[k])
 
 
 def _quiet_worker() -> None:
@@ -140,7 +141,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     mark = time.perf_counter()
     _create_stores(job)  # before the jobs start: two processes creating one SQLite schema at once collide
     swept = functools.partial(_sweep_task, cfg=cfg, data=data, hq_words=hq_words, vectors=vectors, request=request)
-    sweeps = in_parallel(swept, order_by_cost(request.models), job.jobs)
+    sweeps = in_parallel(swept, order_by_cost(request.models, cfg, job.sweeps_dir), job.jobs)
     for key in [m for m in job.models if not is_sweepable(m, job.sweeps_dir)]:
         sweeps.append(_baseline_folds(key, default_config(key, cfg, job.sweeps_dir), data, hq_words, vectors))
     seconds["sweeps"] = time.perf_counter() - mark
@@ -149,7 +150,7 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     configs = {key: default_config(key, cfg, job.sweeps_dir) for key in job.models}
     splits = splits_for(data, hq_words, ("random",), seeds=job.random_seeds)
     evaluated = in_parallel(functools.partial(_random_task, data=data, splits=splits, vectors=vectors),
-                            [(key, configs[key]) for key in order_by_cost(job.models)], job.jobs)
+                            [(key, configs[key]) for key in order_by_cost(job.models, cfg, job.sweeps_dir)], job.jobs)
     random = Evaluation([r for e in evaluated for r in e.results], [p for e in evaluated for p in e.predictions])
     seconds["random"] = time.perf_counter() - mark
 

@@ -20,10 +20,11 @@ import pytest
 
 from engine import write_space
 from lightning_eq.cli import main
+from lightning_eq.models.catalog import MODEL_KEYS
 from processes import free_port, start, stop_tree, wait_http
 
 CLI = str(Path(sys.executable).parent / "lightning-eq")
-UNKNOWN = "Unknown model 'glvoe'. Choose one of: glove, tok2vec, gpt, bert, e5, ensemble, attention, flat, mean, knn, ridge."
+UNKNOWN = f"Unknown model 'glvoe'. Choose one of: {', '.join(MODEL_KEYS)}."  # the catalog's keys, registry order
 
 
 def error_of(monkeypatch, capsys, *args: str) -> str:

@@ -12,7 +12,7 @@ import torch
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from engine import FakeVectors, write_space
+from engine import FakeVectors, fake_dim, write_space
 from lightning_eq.config import Config, flatten, to_dict
 from lightning_eq.errors import ConfigError
 from lightning_eq.models.net import StackedNet
@@ -161,7 +161,7 @@ def test_the_parent_run_holds_figures_and_a_best_checkpoint_that_loads_into_a_st
     net.load_state_dict(saved["state_dict"])
     model = swept["result"].folds[0].models["swept"]
     x = torch.randn(5, saved["input_dims"]["glove"])
-    assert saved["input_dims"] == {"glove": 50} and head["hidden_sizes"] == [16]
+    assert saved["input_dims"] == {"glove": fake_dim("glove")} and head["hidden_sizes"] == [16]
     assert net.predict(x, member=0).numpy() == pytest.approx(model.predict({"glove": x.numpy()}, 5), abs=1e-5)
 
 

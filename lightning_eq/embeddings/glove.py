@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.embeddings.base import clean_texts, package_digest, path_digest
 from lightning_eq.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,10 @@ class GloveEmbedder:
             path = self._file()
             source = f"{path}:{path.stat().st_size}B"
         return f"glove|{source}|mean-of-known-letter-tokens"
+
+    @property
+    def model_digest(self) -> str:
+        return package_digest(PACKAGE) if self._is_package else path_digest(self._file())
 
     @property
     def dim(self) -> int:

@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.embeddings.base import clean_texts, hub_digest, path_digest
 from lightning_eq.embeddings.bert import load_failure, pick_device
 from lightning_eq.errors import ConfigError, EmbedderError
 
@@ -140,6 +140,12 @@ class GptEmbedder:
     @property
     def signature(self) -> str:
         return self.signature_for(self.layer)
+
+    @property
+    def model_digest(self) -> str:
+        if self._model_id.startswith(PACKAGE):
+            return self._model_id  # the package's name and version, and the GGUF file in it
+        return hub_digest(self.model) if self._model_id.startswith("hf:") else path_digest(self._gguf or self._source)
 
     @property
     def dim(self) -> int:

@@ -1,8 +1,14 @@
 """The one list of embedders: key, description, settings (a config sub-section) and the adapter that builds one.
 
-A new embedder is one adapter module in this package, one entry here (with its settings class) and one
-``sweeps/<key>.yaml``; the model catalog gives every embedder a dense head of the same key. Importing this
-module is cheap: adapters are imported when an embedder is built.
+A new embedder is one adapter module in this package (``key``, ``dim``, ``signature``, ``model_digest``, ``embed``:
+see ``base.Embedder``), one entry here (with its settings class) and one ``sweeps/<key>.yaml``. The rest follows
+from this list: the config gets an ``embedders.<key>`` section, the model catalog a dense head of the same key,
+the search spaces that say ``any`` (ensemble, attention, knn, ridge) can choose it, the cache keys its vectors
+by ``signature`` and study names cover its ``model_digest``. ``multilingual=True`` puts its head among
+``catalog.multilingual_keys()``, the models that can answer the non-English descriptions; its YAML then fixes
+``data: {language: all}`` so that the head learns from every language's records (a test checks the two agree).
+
+Importing this module is cheap: adapters are imported when an embedder is built.
 """
 
 from __future__ import annotations
@@ -84,18 +90,30 @@ class EmbedderEntry:
     description: str
     settings: type[Settings]
     adapter: str  # "module:Class"; the class takes the settings' fields as keyword arguments (plus ``cache_root``)
-    multilingual: bool = False
+    multilingual: bool = False  # its head learns from every language's records and answers the non-English ones
+    # Rough time of a head study on it, relative to GloVe's (1): the main job starts the slowest studies first.
+    # None (not known) counts as slower than every known one.
+    cost: float | None = None
 
     def build(self, settings: Settings, cache_root: Path) -> Any:
         module, name = self.adapter.split(":")
         cls = getattr(importlib.import_module(module), name)
         return cls(**settings.model_dump(), cache_root=cache_root)
 
+    def model_digest(self, settings: Settings, cache_root: Path) -> str:
+        """The adapter's ``model_digest`` under ``settings``: which model files its vectors come from (none is loaded)."""
+        digest = getattr(self.build(settings, cache_root), "model_digest", None)
+        if not digest:
+            raise TypeError(f"{self.adapter} states no model_digest; every adapter must (see embeddings/base.py).")
+        return digest
+
 
 EMBEDDERS: dict[str, EmbedderEntry] = {e.key: e for e in (
-    EmbedderEntry("glove", "GloVe 6B 50-d", GloveSettings, "lightning_eq.embeddings.glove:GloveEmbedder"),
-    EmbedderEntry("tok2vec", "spaCy Tok2Vec (+ static vectors)", Tok2VecSettings, "lightning_eq.embeddings.tok2vec:Tok2VecEmbedder"),
-    EmbedderEntry("gpt", "a decoder-only LM's hidden states", GptSettings, "lightning_eq.embeddings.gpt:GptEmbedder"),
-    EmbedderEntry("bert", "a BERT-family encoder", BertSettings, "lightning_eq.embeddings.bert:BertEmbedder"),
-    EmbedderEntry("e5", "multilingual e5-small", E5Settings, "lightning_eq.embeddings.e5:E5Embedder", multilingual=True),
+    EmbedderEntry("glove", "GloVe 6B 50-d", GloveSettings, "lightning_eq.embeddings.glove:GloveEmbedder", cost=1.0),
+    EmbedderEntry("tok2vec", "spaCy Tok2Vec (+ static vectors)", Tok2VecSettings,
+                  "lightning_eq.embeddings.tok2vec:Tok2VecEmbedder", cost=2.0),
+    EmbedderEntry("gpt", "a decoder-only LM's hidden states", GptSettings, "lightning_eq.embeddings.gpt:GptEmbedder", cost=4.0),
+    EmbedderEntry("bert", "a BERT-family encoder", BertSettings, "lightning_eq.embeddings.bert:BertEmbedder", cost=1.5),
+    EmbedderEntry("e5", "multilingual e5-small", E5Settings, "lightning_eq.embeddings.e5:E5Embedder", multilingual=True,
+                  cost=3.0),
 )}

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lightning_eq.embeddings.base import clean_texts
+from lightning_eq.embeddings.base import clean_texts, package_digest, path_digest
 from lightning_eq.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ class Tok2VecEmbedder:
     def signature(self) -> str:
         static = _model_version(self.vectors_model) if self.vectors_model else "none"
         return f"tok2vec|{_model_version(self.model)}|mean-doc-tensor|static={static}"
+
+    @property
+    def model_digest(self) -> str:
+        names = [self.model] + ([self.vectors_model] if self.vectors_model else [])
+        return "+".join(path_digest(n) if Path(n).expanduser().is_dir() else package_digest(n) for n in names)
 
     @property
     def dim(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,7 +30,25 @@ from lightning_eq.models.catalog import MODELS, build_model, embedder_keys, is_n
 from lightning_eq.models.metrics import group_means, score
 from lightning_eq.models.neural import fit_members, stack_features
 
-OBJECTIVE_VERSION = 2  # bump when what a trial computes changes: it is part of every study's name
+# What a trial computes: this module and the fitting code it relies on. Their text (with OBJECTIVE_REVISION) is the
+# objective's code version, part of every study's name: a changed objective starts new studies by itself. Bump
+# OBJECTIVE_REVISION for a change outside these files that changes what a trial computes.
+OBJECTIVE_REVISION = 2
+OBJECTIVE_SOURCES = ("search/objective.py", "models/baselines.py", "models/head.py", "models/metrics.py", "models/net.py",
+                     "models/neural.py", "data/table.py")
+
+
+def objective_version() -> str:
+    """'<revision>-<12 hex>': OBJECTIVE_REVISION and a SHA-256 of the OBJECTIVE_SOURCES' text (line ends normalised,
+    so any clone of the same commit agrees)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in OBJECTIVE_SOURCES:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return f"{OBJECTIVE_REVISION}-{digest.hexdigest()[:12]}"
+
+
+OBJECTIVE_VERSION = objective_version()
 MONITOR = "val/mae_unit"
 
 

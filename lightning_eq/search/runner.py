@@ -2,10 +2,13 @@
 
 A study is one model on one scope: an outer word-disjoint fold (``fold0``..``fold3``: its training words) or
 ``all`` (every word: the study whose best configuration is refitted on all data and registered). Its name,
-``<model>-<scope>-<hash>``, carries a short hash of the search space, the default configuration, the data
-and the objective version, so a changed spec never mixes with old trials; the spec is also stored on the
-study and checked on resume. Trial 0 is the default configuration, and the TPE sampler (multivariate) is
-seeded from the study's name, so studies draw different start-up trials.
+``<model>-<scope>-<hash>``, carries a short hash of what the study reads (``StudyPlan.identity``): its spec
+(space and fixed settings), the settings of the default configuration that the model reads (its own sections
+and the settings of the embedders its space can choose, not every embedder's), the model digest of each of
+those embedders, the data and the objective's code version. So a changed spec, model file or objective never
+mixes with old trials, and registering an embedder renames only the studies that can read it. The identity is
+also stored on the study and checked on resume. Trial 0 is the default configuration, and the TPE sampler
+(multivariate) is seeded from the study's name, so studies draw different start-up trials.
 
 Workers run ``study.optimize`` with ``MaxTrialsCallback`` for the budget and ``catch`` so one bad trial fails
 alone; the storage's heartbeat fails a dead worker's trial and ``RetryHeartbeatStaleTrialCallback`` queues it
@@ -20,13 +23,15 @@ import logging
 import multiprocessing
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lightning_eq.config import Config, fingerprint, short_hash, to_dict
+from lightning_eq.config import RUNTIME_SETTINGS, Config, flatten, short_hash, to_dict
 from lightning_eq.data.table import Table
 from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.errors import ConfigError, LightningEqError
-from lightning_eq.models.catalog import is_neural
+from lightning_eq.embeddings.registry import EMBEDDERS
+from lightning_eq.models.catalog import is_neural, read_settings
 from lightning_eq.search.objective import MONITOR, OBJECTIVE_VERSION, CVResult, cross_validate
 from lightning_eq.search.space import SweepSpec, apply_values, default_params, suggest
 from lightning_eq.search.storage import open_storage
@@ -44,11 +49,21 @@ class StudyPlan:
     base: Config
     table: Table  # the study's training rows (never an outer fold's test words)
     _hash: str = field(default="", repr=False)
+    _identity: dict | None = field(default=None, repr=False)
 
     def identity(self) -> dict[str, Any]:
-        """What the study's hash covers: space, default configuration, data and objective version."""
-        return {"model": self.key, "scope": self.scope, "space": [p.describe() for p in self.spec.params],
-                "config": fingerprint(self.base), "data": self.table.checksum(), "objective": OBJECTIVE_VERSION}
+        """What the study's hash covers: the spec (space, fixed settings), the default configuration's settings that
+        the model reads, the model digest of every embedder it can read, the data and the objective's code version."""
+        if self._identity is None:
+            settings = embedder_settings(self)
+            root = Path(self.base.embedders.cache_dir).expanduser()
+            models = {k: " ".join(sorted({EMBEDDERS[k].model_digest(getattr(s, k), root) for s in sections}))
+                      for k, sections in settings.items()}
+            fixed = {k: v for k, v in flatten(self.spec.fixed).items() if k not in RUNTIME_SETTINGS}
+            self._identity = {"model": self.key, "scope": self.scope, "space": [p.describe() for p in self.spec.params],
+                              "fixed": fixed, "config": read_settings(self.key, self.base, set(settings)),
+                              "models": models, "data": self.table.checksum(), "objective": OBJECTIVE_VERSION}
+        return self._identity
 
     @property
     def hash(self) -> str:
@@ -182,8 +197,8 @@ def open_study(plan: StudyPlan, storage_url: str, worker: int = 0, resume: str |
 
 def _refuse(plan: StudyPlan, name: str, storage) -> None:
     raise ConfigError(
-        f"Study {name} was made with another search space, default configuration, data or objective than this "
-        f"run's ({plan.name}); start fresh by leaving out --study (this run's study is {plan.name}), or delete "
+        f"Study {name} was made with another search space, default configuration, model files, data or objective "
+        f"than this run's ({plan.name}); start fresh by leaving out --study (this run's study is {plan.name}), or delete "
         f"the old one with `optuna delete-study --study-name {name} --storage <url>`.")
 
 

@@ -10,8 +10,14 @@ A file has up to five sections; an unknown key, a wrong type or a bad range anyw
       head.dropout: {low: 0.0, high: 0.7}                            # float: suggest_float
       head.hidden_sizes: {depth: [1, 3], width: [32, 512], log: true}  # depth, then one width per layer
       embedders.gpt.prompt: {choices: ["The sound is {text}.", "{text}"]}   # any setting: categorical
-      ensemble.embedders: {subsets: [glove, tok2vec, gpt, bert, e5], min: 2}  # which ones take part
+      ensemble.embedders: {subsets: any, min: 2}  # which ones take part: any 2 or more registered embedders
+      baseline.embedder: {choices: any}           # any one registered embedder
       head.lr_gamma: {low: 0.2, high: 0.9, when: {head.scheduler: step}}     # only under a choice
+
+``any`` (for ``choices`` or ``subsets``) stands for every key of ``embeddings.registry.EMBEDDERS``, in its order,
+resolved when the file loads: a newly registered embedder joins those spaces (and their studies' names) with no
+edit here. Only settings that take embedder keys accept it (``config.EMBEDDER_KEY_SETTINGS``); a list of keys
+names them one by one instead.
 
 A list setting other than ``hidden_sizes`` and ``ensemble.embedders`` (``baseline.knn_k``) takes one suggested
 value, stored as ``[value]``. Values are checked by the typed Config itself (``config.merge``), so a range that
@@ -26,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightning_eq.config import Config, field_exists, flatten, load_yaml, merge, to_dict
+from lightning_eq.config import EMBEDDER_KEY_SETTINGS, Config, field_exists, flatten, load_yaml, merge, to_dict
+from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.errors import ConfigError
 
 DEFAULT_SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
@@ -124,6 +131,17 @@ def _kind(path: str, spec: dict, default: Any, where: str) -> str:
     raise ConfigError(f"{where}: a {type(item).__name__} setting needs `choices: [...]`.")
 
 
+def _items(path: str, spec: dict, name: str, where: str) -> Any:
+    """``spec[name]``, with ``any`` resolved to every registered embedder key (only where ``path`` takes them)."""
+    value = spec[name]
+    if value != "any":
+        return value
+    if path not in EMBEDDER_KEY_SETTINGS:
+        raise ConfigError(f"{where}: `{name}: any` means every registered embedder, which only "
+                          f"{', '.join(EMBEDDER_KEY_SETTINGS)} take; list the values instead.")
+    return list(EMBEDDERS)
+
+
 def parse_param(path: str, spec: Any, earlier: dict[str, Param], where: str) -> Param:
     """One ``space`` entry, validated against the Config setting it sets."""
     where = f"{where}: space.{path}"
@@ -151,7 +169,7 @@ def parse_param(path: str, spec: Any, earlier: dict[str, Param], where: str) -> 
     if not isinstance(log, bool):
         raise ConfigError(f"{where}: log must be true or false, got {log!r}.")
     if kind == "categorical":
-        choices = spec["choices"]
+        choices = _items(path, spec, "choices", where)
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: choices must be a non-empty list, got {choices!r}.")
         for c in choices:
@@ -160,7 +178,7 @@ def parse_param(path: str, spec: Any, earlier: dict[str, Param], where: str) -> 
             _check_value(path, [c] if is_list else c, where)
         return Param(path, kind, choices=tuple(choices), when=when, wrap=is_list)
     if kind == "subsets":
-        items, least = spec["subsets"], spec.get("min", 1)
+        items, least = _items(path, spec, "subsets", where), spec.get("min", 1)
         if not isinstance(items, list) or not isinstance(least, int) or not 1 <= least <= len(items):
             raise ConfigError(f"{where}: subsets must be a list of items and min a count between 1 and its length.")
         choices = tuple("+".join(c) for n in range(least, len(items) + 1) for c in itertools.combinations(items, n))
