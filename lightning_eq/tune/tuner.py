@@ -1,0 +1,158 @@
+"""The tuner: Bayesian linear regression of a listener's ratings on the probes' coordinates in a curve basis.
+
+The model. A listener's curve is ``u = prior_z + components.T @ v`` with ``v ~ N(0, diag(scales**2) / strength)``:
+the text model's curve (or the mean curve) plus a deviation with the spread of real curves (a text prior narrows
+it by ``prior_strength``; the mean curve is the population itself, strength 1). A rating of a z-scored probe
+``p`` is ``0.5 + 0.5 * r(p, u) + noise`` with ``r = p @ u / 40`` for z-scored curves, as SocialEQ models ratings
+(linear in the band gains). That is linear in ``v``, so the posterior of ``v`` is Gaussian in closed form. A
+rating of 0 or 1 is censored (the scale ends there): EM replaces it by the latent rating's conditional mean.
+
+Probes are Thompson samples of the posterior in antithetic pairs: ``est ± exploration * L @ eps``. Their
+rating difference measures the listener along an uncertain direction; ``exploration`` trades how much a probe
+tells against how close it stays to the current estimate (what the listener would like to hear).
+numpy only (plus pydantic for the settings): no torch, no scipy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from lightning_eq.config import Section
+from lightning_eq.curves import N_BANDS
+from lightning_eq.errors import ConfigError, DataError
+from lightning_eq.tune.basis import CurveBasis, load_json
+from lightning_eq.tune.ratings import Rating, zscore
+
+TUNER_FILE = "tuner.json"
+CENSORED_EPS = 1e-6  # a rating within this of 0 or 1 sits on the end of the scale
+EM_STEPS = 8  # censored ratings: enough for the conditional means to settle (each step is a 10x10 solve)
+
+
+class TuneSettings(Section):
+    """The tuner's settings. Defaults fixed a priori; ``lightning-eq run``'s tuner study chooses the stored ones."""
+
+    basis_size: int = Field(10, ge=1, le=N_BANDS - 1)  # the issue's crude search uses 10 components (99% of the spread)
+    prior_strength: float = Field(1.0, gt=0.0, le=100.0)  # 1: a listener varies around the text's curve as much as real curves vary
+    exploration: float = Field(1.0, gt=0.0, le=10.0)  # 1: plain Thompson sampling; larger: bolder probes
+    rating_noise: float = Field(0.15, gt=0.0, le=1.0)  # std of a rating around 0.5 + 0.5 r (the simulated listener's)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The current estimate ``curve_z`` (40,), the next ``probes`` (P, 40) to rate, and how many ratings it used."""
+
+    curve_z: np.ndarray
+    probes: np.ndarray
+    n_ratings: int
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Deviation ``v`` from the prior in basis coordinates: mean (B,), covariance (B, B)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+def _normal_pdf_cdf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
+    return pdf, cdf
+
+
+class Tuner:
+    """Estimate a listener's curve from ratings of probes, and propose the next probes (stateless)."""
+
+    def __init__(self, basis: CurveBasis, settings: TuneSettings | None = None) -> None:
+        self.settings = settings or TuneSettings()
+        self.basis = basis.truncate(self.settings.basis_size)
+
+    def posterior(self, prior_z: np.ndarray, ratings: list[Rating], text_prior: bool = True) -> Posterior:
+        """Closed-form posterior of the deviation from ``prior_z`` given the ratings (censored ones by EM)."""
+        s = self.settings
+        strength = s.prior_strength if text_prior else 1.0
+        precision0 = strength / self.basis.scales**2
+        if not ratings:
+            return Posterior(np.zeros(self.basis.size), np.diag(1.0 / precision0))
+        probes = zscore(np.stack([r.curve_z for r in ratings]))
+        y = np.array([r.rating for r in ratings])
+        x = 0.5 / N_BANDS * probes @ self.basis.components.T  # (n, B): d rating / d v
+        offset = 0.5 + 0.5 / N_BANDS * probes @ prior_z  # the rating if the listener were the prior
+        cov = np.linalg.inv(np.diag(precision0) + x.T @ x / s.rating_noise**2)
+        top, bottom = y >= 1 - CENSORED_EPS, y <= CENSORED_EPS
+        target = y - offset
+        mean = cov @ x.T @ target / s.rating_noise**2
+        for _ in range(EM_STEPS if (top.any() or bottom.any()) else 0):
+            mu = x @ mean
+            a = (np.where(top, 1.0, 0.0) - offset - mu) / s.rating_noise
+            pdf, cdf = _normal_pdf_cdf(a)
+            up = mu + s.rating_noise * pdf / np.maximum(1.0 - cdf, 1e-12)  # E[latent | latent >= 1]
+            down = mu - s.rating_noise * pdf / np.maximum(cdf, 1e-12)  # E[latent | latent <= 0]
+            target = np.where(top, np.maximum(up, 1 - offset), np.where(bottom, np.minimum(down, -offset), y - offset))
+            mean = cov @ x.T @ target / s.rating_noise**2
+        return Posterior(mean, cov)
+
+    def curve(self, prior_z: np.ndarray, deviation: np.ndarray) -> np.ndarray:
+        """The z-scored curve of the prior plus a deviation (B,) or deviations (P, B) in basis coordinates."""
+        return zscore(prior_z + deviation @ self.basis.components)
+
+    def step(self, prior_z: np.ndarray | None, ratings: list[Rating], n_probes: int = 2, seed: int = 0) -> TuneResult:
+        """The estimate from ``ratings`` and ``n_probes`` probes to rate next; the same inputs give the same output."""
+        text_prior = prior_z is not None
+        prior = zscore(self.basis.mean_z if prior_z is None else np.asarray(prior_z, dtype=float))
+        if prior.shape != (N_BANDS,) or not np.all(np.isfinite(prior)):
+            raise DataError(f"The prior curve must be {N_BANDS} finite numbers, got shape {prior.shape}.")
+        if not 0 <= n_probes <= 16:
+            raise ConfigError(f"n_probes must be between 0 and 16, got {n_probes}.")
+        post = self.posterior(prior, ratings, text_prior)
+        # seeded by the seed and the step, so a client that always sends seed 0 still gets fresh draws each step
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, len(ratings)])
+        eps = rng.standard_normal((n_probes, self.basis.size))
+        eps[1::2] = -eps[0::2][: n_probes // 2]  # antithetic pairs: their rating difference measures one direction
+        chol = np.linalg.cholesky(post.cov + 1e-12 * np.eye(self.basis.size))
+        deviations = post.mean + self.settings.exploration * eps @ chol.T
+        probes = self.curve(prior, deviations) if n_probes else np.zeros((0, N_BANDS))
+        return TuneResult(self.curve(prior, post.mean), probes, len(ratings))
+
+    def to_dict(self) -> dict:
+        return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
+
+
+def tuner_from_dict(data: dict, where: str = "tuner") -> Tuner:
+    from pydantic import ValidationError
+
+    try:
+        settings = TuneSettings(**(data.get("settings") or {}))
+    except ValidationError as err:
+        raise ConfigError(f"{where}: tuner settings are invalid: {err.errors()[0]['msg']}.") from err
+    return Tuner(CurveBasis.from_dict(data.get("basis")), settings)
+
+
+def default_basis() -> CurveBasis:
+    """The basis of every English SocialEQ record (what the deployed tuner uses when no study stored one)."""
+    from lightning_eq.data.socialeq import load_records
+
+    return CurveBasis.fit(load_records(language="English").curves_z)
+
+
+def load_tuner(models_dir: str | Path | None = None) -> Tuner:
+    """The stored tuner (``models_dir/tuner.json``: basis + the study's settings), else the data's basis with defaults."""
+    path = Path(models_dir or "models") / TUNER_FILE
+    if path.is_file():
+        return tuner_from_dict(load_json(path, "Tuner file"), str(path))
+    return Tuner(default_basis(), TuneSettings())
+
+
+def save_tuner(tuner: Tuner, models_dir: str | Path, extra: dict | None = None) -> Path:
+    """Write ``models_dir/tuner.json``: the settings and the basis cut to their size, as ``load_tuner`` reads them."""
+    import json
+
+    path = Path(models_dir) / TUNER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**tuner.to_dict(), **(extra or {})}, indent=1) + "\n")
+    return path
