@@ -7,9 +7,10 @@ it by ``prior_strength``; the mean curve is the population itself, strength 1). 
 (linear in the band gains). That is linear in ``v``, so the posterior of ``v`` is Gaussian in closed form. A
 rating of 0 or 1 is censored (the scale ends there): EM replaces it by the latent rating's conditional mean.
 
-Probes are Thompson samples of the posterior in antithetic pairs: ``est ± exploration * L @ eps``. Their
-rating difference measures the listener along an uncertain direction; ``exploration`` trades how much a probe
-tells against how close it stays to the current estimate (what the listener would like to hear).
+Probes are Thompson samples of the posterior in antithetic pairs, ``est ± exploration * L @ eps``; of
+``candidates`` such pairs the one kept lowers the posterior variance most once rated (A-optimal design). A
+pair's rating difference measures the listener along an uncertain direction; ``exploration`` trades how much a
+probe tells against how close it stays to the current estimate (what the listener would like to hear).
 numpy only (plus pydantic for the settings): no torch, no scipy.
 """
 
@@ -20,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from lightning_eq.config import Section
+from lightning_eq.config import TuneSettings
 from lightning_eq.curves import N_BANDS
 from lightning_eq.errors import ConfigError, DataError
 from lightning_eq.tune.basis import CurveBasis, load_json
@@ -31,15 +31,6 @@ from lightning_eq.tune.ratings import Rating, zscore
 TUNER_FILE = "tuner.json"
 CENSORED_EPS = 1e-6  # a rating within this of 0 or 1 sits on the end of the scale
 EM_STEPS = 8  # censored ratings: enough for the conditional means to settle (each step is a 10x10 solve)
-
-
-class TuneSettings(Section):
-    """The tuner's settings. Defaults fixed a priori; ``lightning-eq run``'s tuner study chooses the stored ones."""
-
-    basis_size: int = Field(10, ge=1, le=N_BANDS - 1)  # the issue's crude search uses 10 components (99% of the spread)
-    prior_strength: float = Field(1.0, gt=0.0, le=100.0)  # 1: a listener varies around the text's curve as much as real curves vary
-    exploration: float = Field(1.0, gt=0.0, le=10.0)  # 1: plain Thompson sampling; larger: bolder probes
-    rating_noise: float = Field(0.15, gt=0.0, le=1.0)  # std of a rating around 0.5 + 0.5 r (the simulated listener's)
 
 
 @dataclass(frozen=True)
@@ -59,10 +50,15 @@ class Posterior:
     cov: np.ndarray
 
 
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to 1.5e-7 (Abramowitz & Stegun 7.1.26), vectorised: numpy has none and scipy is not needed here."""
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
 def _normal_pdf_cdf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
-    return pdf, cdf
+    return np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi), 0.5 * (1.0 + _erf(a / math.sqrt(2.0)))
 
 
 class Tuner:
@@ -110,14 +106,46 @@ class Tuner:
         if not 0 <= n_probes <= 16:
             raise ConfigError(f"n_probes must be between 0 and 16, got {n_probes}.")
         post = self.posterior(prior, ratings, text_prior)
+        probes = self.curve(prior, self.propose(prior, post, n_probes, seed, len(ratings)))
+        return TuneResult(self.curve(prior, post.mean), probes.reshape(n_probes, N_BANDS), len(ratings))
+
+    def propose(self, prior: np.ndarray, post: Posterior, n_probes: int, seed: int, step: int) -> np.ndarray:
+        """(P, B) deviations of the next probes: antithetic pairs of Thompson samples, ``est ± exploration * L @ eps``.
+
+        With ``candidates`` > 1 each pair is the one of that many draws that most lowers the posterior's total
+        variance once rated (A-optimal; the covariance after a rating does not depend on its value, so a batch of
+        pairs is chosen greedily, each on the covariance the earlier ones leave)."""
+        s, size = self.settings, self.basis.size
         # seeded by the seed and the step, so a client that always sends seed 0 still gets fresh draws each step
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, len(ratings)])
-        eps = rng.standard_normal((n_probes, self.basis.size))
-        eps[1::2] = -eps[0::2][: n_probes // 2]  # antithetic pairs: their rating difference measures one direction
-        chol = np.linalg.cholesky(post.cov + 1e-12 * np.eye(self.basis.size))
-        deviations = post.mean + self.settings.exploration * eps @ chol.T
-        probes = self.curve(prior, deviations) if n_probes else np.zeros((0, N_BANDS))
-        return TuneResult(self.curve(prior, post.mean), probes, len(ratings))
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, step])
+        cov, out = post.cov, []
+        while len(out) < n_probes:
+            chol = np.linalg.cholesky(cov + 1e-12 * np.eye(size))
+            eps = rng.standard_normal((s.candidates, size)) @ chol.T * s.exploration
+            pairs = np.stack([post.mean + eps, post.mean - eps], axis=1)  # (K, 2, B)
+            if s.candidates > 1:
+                x = self._design(prior, pairs.reshape(-1, size)).reshape(s.candidates, 2, size)
+                gains = [self._variance_drop(cov, xi) for xi in x]
+                pairs = pairs[[int(np.argmax(gains))]]
+            chosen = pairs[0][: n_probes - len(out)]
+            cov = self._update(cov, self._design(prior, chosen))
+            out.extend(chosen)
+        return np.array(out).reshape(n_probes, size)
+
+    def _design(self, prior: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+        """(P, B) d rating / d v of the z-scored probes of these deviations."""
+        return 0.5 / N_BANDS * self.curve(prior, deviations) @ self.basis.components.T
+
+    def _variance_drop(self, cov: np.ndarray, x: np.ndarray) -> float:
+        """How much rating the probes of design ``x`` (P, B) lowers the trace of the covariance."""
+        sx = cov @ x.T
+        gram = self.settings.rating_noise**2 * np.eye(len(x)) + x @ sx
+        return float(np.trace(sx @ np.linalg.solve(gram, sx.T)))
+
+    def _update(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        sx = cov @ x.T
+        gram = self.settings.rating_noise**2 * np.eye(len(x)) + x @ sx
+        return cov - sx @ np.linalg.solve(gram, sx.T)
 
     def to_dict(self) -> dict:
         return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
