@@ -19,7 +19,7 @@ import numpy as np
 from lightning_eq.curves import N_BANDS
 from lightning_eq.tune.basis import CurveBasis
 from lightning_eq.tune.ratings import Rating, zscore
-from lightning_eq.tune.tuner import TuneResult, Tuner
+from lightning_eq.tune.tuner import TuneResult, Tuner, step_rng
 
 CHECKPOINTS = (0, 3, 5, 10, 20)  # ratings after which the estimate is scored
 RATING_NOISE = 0.15  # the simulated listener's noise (the issue's)
@@ -55,9 +55,32 @@ def simulate_one(tuner: Proposer, listener_z: np.ndarray, prior_z: np.ndarray | 
 
 def simulate(tuner: Proposer, listeners_z: np.ndarray, priors_z: Sequence[np.ndarray | None],
              checkpoints: Sequence[int] = CHECKPOINTS, seed: int = 0, n_probes: int = 2) -> np.ndarray:
-    """(N, len(checkpoints)) r after each number of ratings, for every listener (listener i draws seed + i)."""
+    """(N, len(checkpoints)) r after each number of ratings, for every listener (listener i draws seed + i).
+    A Tuner runs every listener at once (the same numbers as ``simulate_one``, listener by listener)."""
+    if isinstance(tuner, Tuner):
+        return _simulate_tuner(tuner, np.asarray(listeners_z, dtype=float), priors_z, checkpoints, seed, n_probes)
     return np.stack([simulate_one(tuner, u, p, checkpoints, seed + i, n_probes)
                      for i, (u, p) in enumerate(zip(listeners_z, priors_z))])
+
+
+def _simulate_tuner(tuner: Tuner, listeners: np.ndarray, priors_z: Sequence[np.ndarray | None],
+                    checkpoints: Sequence[int], seed: int, n_probes: int) -> np.ndarray:
+    n = len(listeners)
+    priors = np.stack([tuner.prior(p) for p in priors_z])
+    strengths = np.array([tuner.settings.prior_strength if p is not None else 1.0 for p in priors_z])
+    noise = [np.random.default_rng([seed + i, 7]) for i in range(n)]
+    probes, y = np.zeros((n, 0, N_BANDS)), np.zeros((n, 0))
+    out = {}
+    for k in sorted(set(checkpoints)):
+        while y.shape[1] < k:
+            post = tuner.posterior(priors, strengths, probes, y)
+            rngs = [step_rng(seed + i, y.shape[1]) for i in range(n)]
+            new = tuner.curve(priors, tuner.propose(priors, post, n_probes, rngs))[:, : k - y.shape[1]]
+            eps = np.stack([g.normal(0.0, RATING_NOISE, new.shape[1]) for g in noise])
+            probes = np.concatenate([probes, new], axis=1)
+            y = np.concatenate([y, np.clip(0.5 + 0.5 * pearson(new, listeners[:, None]) + eps, 0.0, 1.0)], axis=1)
+        out[k] = pearson(tuner.curve(priors, tuner.posterior(priors, strengths, probes, y).mean), listeners)
+    return np.stack([out[k] for k in checkpoints], axis=1)
 
 
 class RandomProbes:

@@ -44,7 +44,7 @@ class TuneResult:
 
 @dataclass(frozen=True)
 class Posterior:
-    """Deviation ``v`` from the prior in basis coordinates: mean (B,), covariance (B, B)."""
+    """Deviations ``v`` from the priors in basis coordinates, for N listeners: mean (N, B), covariance (N, B, B)."""
 
     mean: np.ndarray
     cov: np.ndarray
@@ -62,93 +62,104 @@ def _normal_pdf_cdf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Tuner:
-    """Estimate a listener's curve from ratings of probes, and propose the next probes (stateless)."""
+    """Estimate a listener's curve from ratings of probes, and propose the next probes (stateless).
+
+    ``step`` serves one listener; ``estimate`` and ``propose`` work on N listeners at once (arrays with a
+    leading N), which is what ``step`` calls with N = 1 and what the simulated listeners use."""
 
     def __init__(self, basis: CurveBasis, settings: TuneSettings | None = None) -> None:
         self.settings = settings or TuneSettings()
         self.basis = basis.truncate(self.settings.basis_size)
 
-    def posterior(self, prior_z: np.ndarray, ratings: list[Rating], text_prior: bool = True) -> Posterior:
-        """Closed-form posterior of the deviation from ``prior_z`` given the ratings (censored ones by EM)."""
-        s = self.settings
-        strength = s.prior_strength if text_prior else 1.0
-        precision0 = strength / self.basis.scales**2
-        if not ratings:
-            return Posterior(np.zeros(self.basis.size), np.diag(1.0 / precision0))
-        probes = zscore(np.stack([r.curve_z for r in ratings]))
-        y = np.array([r.rating for r in ratings])
-        x = 0.5 / N_BANDS * probes @ self.basis.components.T  # (n, B): d rating / d v
-        offset = 0.5 + 0.5 / N_BANDS * probes @ prior_z  # the rating if the listener were the prior
-        cov = np.linalg.inv(np.diag(precision0) + x.T @ x / s.rating_noise**2)
+    def prior(self, prior_z: np.ndarray | None) -> np.ndarray:
+        """The z-scored prior curve (40,): the text's, or the mean curve for None."""
+        prior = zscore(self.basis.mean_z if prior_z is None else np.asarray(prior_z, dtype=float))
+        if prior.shape != (N_BANDS,) or not np.all(np.isfinite(prior)):
+            raise DataError(f"The prior curve must be {N_BANDS} finite numbers, got shape {prior.shape}.")
+        return prior
+
+    def posterior(self, priors: np.ndarray, strengths: np.ndarray, probes: np.ndarray, y: np.ndarray) -> Posterior:
+        """Closed-form posterior given priors (N, 40), prior strengths (N,), rated probes (N, n, 40) and ratings
+        (N, n); ratings of 0 or 1 are censored (EM)."""
+        s, comps = self.settings, self.basis.components
+        precision0 = strengths[:, None] / self.basis.scales**2  # (N, B)
+        x = 0.5 / N_BANDS * zscore(probes) @ comps.T  # (N, n, B): d rating / d v
+        offset = 0.5 + 0.5 / N_BANDS * np.einsum("nkd,nd->nk", zscore(probes), priors)  # the rating if u were the prior
+        gram = np.einsum("nkb,nkc->nbc", x, x) / s.rating_noise**2
+        cov = np.linalg.inv(gram + precision0[:, :, None] * np.eye(self.basis.size))
         top, bottom = y >= 1 - CENSORED_EPS, y <= CENSORED_EPS
-        target = y - offset
-        mean = cov @ x.T @ target / s.rating_noise**2
+        solve = lambda target: np.einsum("nbc,nkc,nk->nb", cov, x, target) / s.rating_noise**2  # noqa: E731
+        mean = solve(y - offset)
         for _ in range(EM_STEPS if (top.any() or bottom.any()) else 0):
-            mu = x @ mean
+            mu = np.einsum("nkb,nb->nk", x, mean)
             a = (np.where(top, 1.0, 0.0) - offset - mu) / s.rating_noise
             pdf, cdf = _normal_pdf_cdf(a)
             up = mu + s.rating_noise * pdf / np.maximum(1.0 - cdf, 1e-12)  # E[latent | latent >= 1]
             down = mu - s.rating_noise * pdf / np.maximum(cdf, 1e-12)  # E[latent | latent <= 0]
-            target = np.where(top, np.maximum(up, 1 - offset), np.where(bottom, np.minimum(down, -offset), y - offset))
-            mean = cov @ x.T @ target / s.rating_noise**2
+            mean = solve(np.where(top, np.maximum(up, 1 - offset), np.where(bottom, np.minimum(down, -offset), y - offset)))
         return Posterior(mean, cov)
 
-    def curve(self, prior_z: np.ndarray, deviation: np.ndarray) -> np.ndarray:
-        """The z-scored curve of the prior plus a deviation (B,) or deviations (P, B) in basis coordinates."""
-        return zscore(prior_z + deviation @ self.basis.components)
+    def curve(self, priors: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+        """z-scored curves of priors (N, 40) plus deviations (N, ..., B) in basis coordinates."""
+        shape = (len(priors),) + (1,) * (deviations.ndim - 2) + (N_BANDS,)
+        return zscore(priors.reshape(shape) + deviations @ self.basis.components)
 
-    def step(self, prior_z: np.ndarray | None, ratings: list[Rating], n_probes: int = 2, seed: int = 0) -> TuneResult:
-        """The estimate from ``ratings`` and ``n_probes`` probes to rate next; the same inputs give the same output."""
-        text_prior = prior_z is not None
-        prior = zscore(self.basis.mean_z if prior_z is None else np.asarray(prior_z, dtype=float))
-        if prior.shape != (N_BANDS,) or not np.all(np.isfinite(prior)):
-            raise DataError(f"The prior curve must be {N_BANDS} finite numbers, got shape {prior.shape}.")
-        if not 0 <= n_probes <= 16:
-            raise ConfigError(f"n_probes must be between 0 and 16, got {n_probes}.")
-        post = self.posterior(prior, ratings, text_prior)
-        probes = self.curve(prior, self.propose(prior, post, n_probes, seed, len(ratings)))
-        return TuneResult(self.curve(prior, post.mean), probes.reshape(n_probes, N_BANDS), len(ratings))
-
-    def propose(self, prior: np.ndarray, post: Posterior, n_probes: int, seed: int, step: int) -> np.ndarray:
-        """(P, B) deviations of the next probes: antithetic pairs of Thompson samples, ``est ± exploration * L @ eps``.
+    def propose(self, priors: np.ndarray, post: Posterior, n_probes: int, rngs: list) -> np.ndarray:
+        """(N, P, B) deviations of the next probes: antithetic pairs of Thompson samples, est ± exploration * L eps.
 
         With ``candidates`` > 1 each pair is the one of that many draws that most lowers the posterior's total
         variance once rated (A-optimal; the covariance after a rating does not depend on its value, so a batch of
         pairs is chosen greedily, each on the covariance the earlier ones leave)."""
-        s, size = self.settings, self.basis.size
-        # seeded by the seed and the step, so a client that always sends seed 0 still gets fresh draws each step
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, step])
+        s, size, n = self.settings, self.basis.size, len(priors)
         cov, out = post.cov, []
         while len(out) < n_probes:
             chol = np.linalg.cholesky(cov + 1e-12 * np.eye(size))
-            eps = rng.standard_normal((s.candidates, size)) @ chol.T * s.exploration
-            pairs = np.stack([post.mean + eps, post.mean - eps], axis=1)  # (K, 2, B)
+            eps = np.stack([rng.standard_normal((s.candidates, size)) for rng in rngs])  # (N, K, B)
+            eps = np.einsum("nkc,nbc->nkb", eps, chol) * s.exploration
+            pairs = np.stack([post.mean[:, None] + eps, post.mean[:, None] - eps], axis=2)  # (N, K, 2, B)
             if s.candidates > 1:
-                x = self._design(prior, pairs.reshape(-1, size)).reshape(s.candidates, 2, size)
-                gains = [self._variance_drop(cov, xi) for xi in x]
-                pairs = pairs[[int(np.argmax(gains))]]
-            chosen = pairs[0][: n_probes - len(out)]
-            cov = self._update(cov, self._design(prior, chosen))
-            out.extend(chosen)
-        return np.array(out).reshape(n_probes, size)
+                best = np.argmax(self._variance_drop(cov[:, None], self._design(priors, pairs)), axis=1)
+                pairs = pairs[np.arange(n), best][:, None]
+            chosen = pairs[:, 0, : n_probes - len(out)]  # (N, 2 or 1, B)
+            cov = self._update(cov, self._design(priors, chosen))
+            out.extend(np.moveaxis(chosen, 1, 0))
+        return np.stack(out, axis=1) if out else np.zeros((n, 0, size))
 
-    def _design(self, prior: np.ndarray, deviations: np.ndarray) -> np.ndarray:
-        """(P, B) d rating / d v of the z-scored probes of these deviations."""
-        return 0.5 / N_BANDS * self.curve(prior, deviations) @ self.basis.components.T
+    def _design(self, priors: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+        """(N, ..., P, B) d rating / d v of the z-scored probes of these deviations."""
+        return 0.5 / N_BANDS * self.curve(priors, deviations) @ self.basis.components.T
 
-    def _variance_drop(self, cov: np.ndarray, x: np.ndarray) -> float:
-        """How much rating the probes of design ``x`` (P, B) lowers the trace of the covariance."""
-        sx = cov @ x.T
-        gram = self.settings.rating_noise**2 * np.eye(len(x)) + x @ sx
-        return float(np.trace(sx @ np.linalg.solve(gram, sx.T)))
+    def _gain(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """cov x' (noise + x cov x')^-1 x cov: what rating probes of design x (..., P, B) takes off cov (..., B, B)."""
+        sx = cov @ np.swapaxes(x, -1, -2)
+        gram = self.settings.rating_noise**2 * np.eye(x.shape[-2]) + x @ sx
+        return sx @ np.linalg.solve(gram, np.swapaxes(sx, -1, -2))
+
+    def _variance_drop(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.trace(self._gain(cov, x), axis1=-2, axis2=-1)
 
     def _update(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
-        sx = cov @ x.T
-        gram = self.settings.rating_noise**2 * np.eye(len(x)) + x @ sx
-        return cov - sx @ np.linalg.solve(gram, sx.T)
+        return cov - self._gain(cov, x)
+
+    def step(self, prior_z: np.ndarray | None, ratings: list[Rating], n_probes: int = 2, seed: int = 0) -> TuneResult:
+        """The estimate from ``ratings`` and ``n_probes`` probes to rate next; the same inputs give the same output."""
+        if not 0 <= n_probes <= 16:
+            raise ConfigError(f"n_probes must be between 0 and 16, got {n_probes}.")
+        prior = self.prior(prior_z)[None]
+        strength = np.array([self.settings.prior_strength if prior_z is not None else 1.0])
+        probes = np.stack([r.curve_z for r in ratings])[None] if ratings else np.zeros((1, 0, N_BANDS))
+        post = self.posterior(prior, strength, probes, np.array([[r.rating for r in ratings]]))
+        deviations = self.propose(prior, post, n_probes, [step_rng(seed, len(ratings))])
+        return TuneResult(self.curve(prior, post.mean)[0], self.curve(prior, deviations)[0], len(ratings))
 
     def to_dict(self) -> dict:
         return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
+
+
+def step_rng(seed: int, step: int) -> np.random.Generator:
+    """The probes' draws: seeded by the seed and the step, so a client that always sends seed 0 still gets fresh
+    probes at each step."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, step])
 
 
 def tuner_from_dict(data: dict, where: str = "tuner") -> Tuner:
