@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lightning_eq.config import TuneSettings
-from lightning_eq.curves import N_BANDS
+from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, N_BANDS, EqCurve
 from lightning_eq.errors import ConfigError, DataError
 from lightning_eq.tune.basis import CurveBasis, load_json
 from lightning_eq.tune.ratings import Rating, zscore
@@ -40,6 +40,13 @@ class TuneResult:
     curve_z: np.ndarray
     probes: np.ndarray
     n_ratings: int
+
+    def to_dict(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB) -> dict:
+        """The JSON the CLI prints and the API returns: curve_z, gains_db (``EqCurve.to_db``), probes, n_ratings."""
+        def curve(values: np.ndarray) -> dict:
+            return {"curve_z": values.round(5).tolist(), "gains_db": EqCurve(values).to_db(max_gain_db).values.round(3).tolist()}
+
+        return {**curve(self.curve_z), "probes": [curve(p) for p in self.probes], "n_ratings": self.n_ratings}
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,14 @@ class Tuner:
 
     def to_dict(self) -> dict:
         return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
+
+
+def prior_of(curve: EqCurve | None) -> np.ndarray | None:
+    """The tuner's prior from a predicted curve (``predict``): its shape, turned over for a negative amount
+    ("less warm" is the opposite of "warm"); None (the mean curve) without one."""
+    if curve is None:
+        return None
+    return -curve.curve_z if curve.amount < 0 else curve.curve_z
 
 
 def step_rng(seed: int, step: int) -> np.random.Generator:
