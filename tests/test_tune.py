@@ -147,6 +147,8 @@ def test_the_json_holds_the_estimate_the_probes_and_the_project_gains(split):
     assert max(abs(g) for g in out["probes"][0]["gains_db"]) == pytest.approx(6.0)
     shape = np.array(curve(1))
     assert np.array_equal(prior_of(EqCurve(shape, amount=-1.0)), -shape) and prior_of(None) is None
+    guess = EqCurve(shape, confidence=0.2)  # unfamiliar: the mean curve, unless the confidence is not to count
+    assert prior_of(guess) is None and np.array_equal(prior_of(guess, confidence_scaling=False), shape)
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

@@ -168,10 +168,12 @@ class Tuner:
         return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
 
 
-def prior_of(curve: EqCurve | None) -> np.ndarray | None:
-    """The tuner's prior from a predicted curve (``predict``): its shape, turned over for a negative amount
-    ("less warm" is the opposite of "warm"); None (the mean curve) without one."""
-    if curve is None:
+def prior_of(curve: EqCurve | None, confidence_scaling: bool = True) -> np.ndarray | None:
+    """The tuner's prior from a predicted curve (``predict``): its shape, turned over for a negative amount ("less
+    warm" is the opposite of "warm"); None (the mean curve, with the population's spread) without a curve, or for
+    an unfamiliar description while the confidence counts, as it does everywhere (its curve is a guess, and a
+    text prior would hold the listener near it). The CLI and the API share this rule."""
+    if curve is None or (confidence_scaling and curve.unfamiliar):
         return None
     return -curve.curve_z if curve.amount < 0 else curve.curve_z
 
