@@ -197,3 +197,21 @@ def test_bad_cli_options_are_one_line_errors(monkeypatch, capsys):
     for args, words in ((["--probes", "17"], "--probes must be between 0 and 16"), (["--format", "xml"], "Unknown --format")):
         code, out, err = run_cli(monkeypatch, capsys, "tune", *args)
         assert code == 1 and words in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_cli_starts_from_the_texts_curve(monkeypatch, capsys, tmp_path, data, hq_words):
+    """`tune --text` takes its prior from the predictor `predict` uses (here knn on the real GloVe vectors);
+    "less warm" starts from the opposite of warm."""
+    from test_web_api import build_predictor
+
+    predictor = build_predictor(tmp_path, data, hq_words)
+    warm = predictor.predict(["warm"])[0].curve_z
+    common = ["--model", "knn", "--models-dir", str(tmp_path / "models"), "--cache-dir", str(tmp_path / "cache"),
+              "--format", "json", "--probes", "0"]
+    outs = {}
+    for text in ("warm", "less warm"):
+        code, out, err = run_cli(monkeypatch, capsys, "tune", "--text", text, *common)
+        assert code == 0, err
+        outs[text] = np.array(json.loads(out)["curve_z"])
+    assert pearson(outs["warm"], warm) > 0.8 and pearson(outs["less warm"], warm) < -0.8
