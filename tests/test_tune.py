@@ -215,3 +215,15 @@ def test_the_cli_starts_from_the_texts_curve(monkeypatch, capsys, tmp_path, data
         assert code == 0, err
         outs[text] = np.array(json.loads(out)["curve_z"])
     assert pearson(outs["warm"], warm) > 0.8 and pearson(outs["less warm"], warm) < -0.8
+
+
+def test_the_censored_update_uses_the_normal_tail_to_its_end():
+    """A rating of 1 for a probe the model expected to be rated far lower sits deep in the normal's tail: the
+    inverse Mills ratio there once came out 0 (1 - cdf lost to rounding), as if the rating were not censored."""
+    import math
+
+    from lightning_eq.tune.tuner import _mills
+
+    a = np.array([-8.0, -2.0, 0.0, 1.0, 3.0, 3.9, 4.1, 6.0, 8.0, 10.0, 20.0, 30.0])
+    exact = np.array([math.exp(-x * x / 2) / math.sqrt(2 * math.pi) / (0.5 * math.erfc(x / math.sqrt(2))) for x in a])
+    assert np.allclose(_mills(a), exact, rtol=5e-4)

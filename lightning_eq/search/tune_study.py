@@ -32,7 +32,7 @@ from lightning_eq.tune.simulate import simulate
 from lightning_eq.tune.tuner import Tuner
 
 TUNER_KEY = "tuner"  # the study's key and its YAML's name; not a text model (not in the catalog)
-TUNE_OBJECTIVE_VERSION = 2  # bump when what a trial computes changes (2: the prior projected onto the basis)
+TUNE_OBJECTIVE_VERSION = 3  # bump when what a trial computes changes (2: prior projected on the basis; 3: tail of EM)
 CHECKPOINTS = (0, 5, 10)  # scored: 5 and 10 ratings; 0 is logged (the prior's own r)
 
 
