@@ -2,10 +2,11 @@
 
 The model. A listener's curve is ``u = prior + components.T @ v`` with ``v ~ N(0, diag(scales**2) / strength)``:
 the text model's curve (or the mean curve), projected onto the basis, plus a deviation with the spread of real
-curves (a text prior narrows it by ``prior_strength``; the mean curve is the population itself, strength 1). A rating of a z-scored probe
-``p`` is ``0.5 + 0.5 * r(p, u) + noise`` with ``r = p @ u / 40`` for z-scored curves, as SocialEQ models ratings
-(linear in the band gains). That is linear in ``v``, so the posterior of ``v`` is Gaussian in closed form. A
-rating of 0 or 1 is censored (the scale ends there): EM replaces it by the latent rating's conditional mean.
+curves (a text prior narrows it by ``prior_strength``; the mean curve is the population itself, strength 1). A
+rating of a z-scored probe ``p`` is ``0.5 + 0.5 * r(p, u) + noise`` with ``r = p @ u / 40`` for z-scored curves,
+as SocialEQ models ratings (linear in the band gains). That is linear in ``v``, so the posterior of ``v`` is
+Gaussian in closed form. A rating of 0 or 1 is censored (the scale ends there): EM replaces it by the latent
+rating's conditional mean.
 
 Probes are Thompson samples of the posterior in antithetic pairs, ``est ± exploration * L @ eps``; of
 ``candidates`` such pairs the one kept lowers the posterior variance most once rated (A-optimal design). A
