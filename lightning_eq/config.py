@@ -2,9 +2,9 @@
 
 Sections: ``data`` (which records), ``train_on``, ``embedders`` (one sub-section per embedder, declared by its
 adapter: see ``lightning_eq.embeddings.registry``), ``head`` (the dense network and its training), ``ensemble``
-(which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed),
-``sweep`` (the objective and how a study runs) and ``tune`` (the tuner of ``lightning_eq.tune``). An unknown key
-or a wrong type anywhere is a ConfigError that names the setting.
+(which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed) and
+``sweep`` (the objective and how a study runs). An unknown key or a wrong type anywhere is a ConfigError that
+names the setting.
 
 Every default here is fixed a priori (the study's settings, or a plain middle-of-the-road choice); none was
 chosen by looking at test words. The sweeps search what moves the result.
@@ -173,9 +173,9 @@ class Config(Section):
     head: HeadConfig = Field(default_factory=HeadConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    tune: TuneSettings = Field(default_factory=TuneSettings)  # read by the tuner and its study only
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
-    tune: TuneSettings = Field(default_factory=TuneSettings)  # read by the tuner and its study only
 
 
 # Settings that change where or how fast a study runs, not what a trial computes: left out of the study hash.
