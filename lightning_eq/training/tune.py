@@ -1,5 +1,6 @@
-"""`lightning-eq run`'s tuner step: the tuner's study on the training words' listeners, then ``models/tuner.json``
-(the basis of every English record with the study's best settings), which ``tune.load_tuner`` reads."""
+"""`lightning-eq run`'s tuner stage (after the models' job, before promote): the tuner's study on the training
+words' listeners, then ``models/tuner.json`` (the basis of every English record with the study's best settings),
+which ``tune.load_tuner`` reads, and ``reports/tuner.md``."""
 
 from __future__ import annotations
 
@@ -109,3 +110,19 @@ def tuner_table(outcome: TunerOutcome) -> str:
                      f"{m.get('val/r_10', float('nan')):.2f} | {value:.3f} |")
     chosen = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in outcome.settings.items())
     return "\n".join(lines) + f"\n\nChosen by study {outcome.study}: {chosen}; stored in {outcome.path}."
+
+
+def run_tuner_stage(cfg: Config, storage: str, models_dir: Path, reports_dir: Path, tracking_uri: str | None = None,
+                    trials: int | None = None, cache_dir: str | None = None) -> str:
+    """The whole stage from the project's data (embeddings from the cache the job filled); returns its table,
+    also written to ``reports_dir/tuner.md``."""
+    from lightning_eq.data.socialeq import load_hq_words, load_records
+
+    data = load_records(cfg.data.path or None, "all")
+    outcome = tune_tuner(cfg, data, load_hq_words(), Vectors(data.words, cache_dir), storage, models_dir, tracking_uri,
+                         trials)
+    table = tuner_table(outcome)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "tuner.md").write_text("# The tuner (Tune by ear): its study on simulated listeners of the training "
+                                          "words\n\n" + table + "\n")
+    return table
