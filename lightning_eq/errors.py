@@ -23,3 +23,7 @@ class EmbedderError(LightningEqError):
 
 class AudioError(LightningEqError):
     """An audio file cannot be read, written or processed."""
+
+
+class RatingsError(LightningEqError):
+    """Ratings sent to the tuner are malformed: a rating outside [0, 1], a curve that is not 40 numbers, too many."""

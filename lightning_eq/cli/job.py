@@ -1,5 +1,6 @@
 """`lightning-eq run`, the main job: embed, sweep every model (nested folds and all words), score the
-baselines, evaluate the defaults on the random splits, save the final models, promote the champion, report."""
+baselines, evaluate the defaults on the random splits, run the tuner's study, save the final models, promote the
+champion, report."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def run(
     cache_dir: Optional[str] = CacheDir,
 ) -> None:
     """The main job: sweep every model (one study per outer fold for the nested estimate, one over all words for
-    the model to keep), score the baselines, evaluate the defaults on the random splits, promote the champion, then
-    print the tables, where the MLflow UI and the dashboard are, and how to predict."""
+    the model to keep), score the baselines, evaluate the defaults on the random splits, choose the tuner's
+    settings (Tune by ear: its own study, models/tuner.json), promote the champion, then print the tables, where
+    the MLflow UI and the dashboard are, and how to predict."""
     if (trials is not None and trials < 1) or workers < 1 or jobs < 1:
         raise ConfigError(f"--trials, --workers and --jobs must be at least 1, got {trials}, {workers} and {jobs}.")
     check_uris(storage, tracking_uri)
@@ -44,6 +46,12 @@ def run(
     start = time.perf_counter()
     result = run_job(cfg, Job(trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
                               reports_dir=reports_dir, models_dir=models_dir, cache_dir=cache_dir))
+    from lightning_eq.training.tune import run_tuner_stage
+
+    mark = time.perf_counter()  # the tuner's own study (numpy only): models/tuner.json, which `tune` reads
+    tuned = run_tuner_stage(cfg, storage, models_dir, reports_dir, tracking_uri, trials, cache_dir)
+    result.seconds["tuner"] = time.perf_counter() - mark
+    typer.echo("\n## The tuner (Tune by ear): its settings chosen on simulated listeners of the training words\n\n" + tuned)
     promotion = None
     if promote:
         from lightning_eq.training.promote import promote as promote_champion
