@@ -2,9 +2,9 @@
 
 Sections: ``data`` (which records), ``train_on``, ``embedders`` (one sub-section per embedder, declared by its
 adapter: see ``lightning_eq.embeddings.registry``), ``head`` (the dense network and its training), ``ensemble``
-(which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed) and
-``sweep`` (the objective and how a study runs). An unknown key or a wrong type anywhere is a ConfigError that
-names the setting.
+(which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed),
+``sweep`` (the objective and how a study runs) and ``tune`` (the tuner of ``lightning_eq.tune``). An unknown key
+or a wrong type anywhere is a ConfigError that names the setting.
 
 Every default here is fixed a priori (the study's settings, or a plain middle-of-the-road choice); none was
 chosen by looking at test words. The sweeps search what moves the result.
@@ -153,6 +153,17 @@ class SweepConfig(Section):
         return self
 
 
+class TuneSettings(Section):
+    """The tuner (``lightning_eq.tune``): how it reads a listener's ratings. Defaults fixed a priori; the tuner's
+    study (``sweeps/tuner.yaml``, run by ``lightning-eq run``) chooses the settings stored in models/tuner.json."""
+
+    basis_size: int = Field(10, ge=1, le=39)  # the issue's crude search uses 10 principal components (99% of the spread)
+    prior_strength: float = Field(1.0, gt=0.0, le=100.0)  # 1: a listener varies around the text's curve as real curves vary
+    exploration: float = Field(1.0, gt=0.0, le=10.0)  # 1: plain Thompson sampling; larger: bolder probes
+    rating_noise: float = Field(0.15, gt=0.0, le=1.0)  # std of a rating around 0.5 + 0.5 r (the simulated listener's)
+    candidates: int = Field(8, ge=1, le=64)  # Thompson draws per probe pair, the most informative kept (A-optimal); 1: plain
+
+
 class Config(Section):
     data: DataConfig = Field(default_factory=DataConfig)
     # "records": fit on every record, as the study did; "words": on each training word's mean curve.
@@ -164,6 +175,7 @@ class Config(Section):
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    tune: TuneSettings = Field(default_factory=TuneSettings)  # read by the tuner and its study only
 
 
 # Settings that change where or how fast a study runs, not what a trial computes: left out of the study hash.
@@ -263,9 +275,11 @@ def field_exists(path: str) -> bool:
     return not isinstance(node, BaseModel)
 
 
-def fingerprint(cfg: Config, exclude: tuple[str, ...] = RUNTIME_SETTINGS) -> dict[str, Any]:
-    """The settings that change what a trial computes, flattened and sorted (for hashes and comparisons)."""
-    return {k: v for k, v in sorted(flatten(to_dict(cfg)).items()) if k not in exclude}
+def fingerprint(cfg: Config, exclude: tuple[str, ...] = RUNTIME_SETTINGS, tune: bool = False) -> dict[str, Any]:
+    """The settings that change what a trial computes, flattened and sorted (for hashes and comparisons); the
+    ``tune`` section counts only with ``tune=True`` (the tuner's study: a model's trials never read it)."""
+    return {k: v for k, v in sorted(flatten(to_dict(cfg)).items())
+            if k not in exclude and (tune or not k.startswith("tune."))}
 
 
 def short_hash(*parts: Any) -> str:

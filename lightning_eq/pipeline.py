@@ -46,6 +46,7 @@ class Job:
     cache_dir: str | None = None
     sweeps_dir: str | Path | None = None
     random_seeds: Sequence[int] = (0, 1, 2)
+    tune: bool = True  # run the tuner's study and store models/tuner.json (lightning_eq.tune)
 
 
 @dataclass
@@ -153,6 +154,15 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     random = Evaluation([r for e in evaluated for r in e.results], [p for e in evaluated for p in e.predictions])
     seconds["random"] = time.perf_counter() - mark
 
+    tuner = None
+    if job.tune:  # the tuner's settings: its own study on the never-tested words (no text model of the catalog)
+        from lightning_eq.training.tune import tune_tuner
+
+        mark = time.perf_counter()
+        tuner = tune_tuner(cfg, data, hq_words, vectors, job.storage, job.models_dir, job.tracking_uri, job.trials,
+                           job.sweeps_dir)
+        seconds["tuner"] = time.perf_counter() - mark
+
     english = {s.key: (s.final_value, s.final_stderr) for s in sweeps
                if configs[s.key].data.language == "English" and math.isfinite(s.final_value)}
     champion, reason = choose_champion(english)
@@ -171,6 +181,10 @@ def run_job(cfg: Config, job: Job) -> JobResult:
         "final": _final_table(sweeps, champion),
         "choices": choices_table([st for s in sweeps for st in s.studies if st["scope"] == "all"]),
     }
+    if tuner is not None:
+        from lightning_eq.training.tune import tuner_table
+
+        tables["tuner"] = tuner_table(tuner)
     multilingual = [o for s in sweeps for o in s.folds if configs[s.key].data.language != "English"]
     if multilingual:
         tables["languages"] = language_table(multilingual, [language_baselines(data, hq_words, k) for k in range(4)])
@@ -207,7 +221,9 @@ def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict
                        + ("\n\n## Routing by language, English test words\n\n" + tables["routing"] if "routing" in tables else "")
                        + "\n\n## Models over all words\n\n" + tables["final"]
                        + "\n\n## What the all-words studies chose\n\n" + tables["choices"] + "\n\n## Studies\n\n" + tables["studies"]
-                       + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"] + "\n")
+                       + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"]
+                       + ("\n\n## The tuner (Tune by ear), simulated listeners of training words\n\n" + tables["tuner"]
+                          if "tuner" in tables else "") + "\n")
     preds_path = out_dir / "predictions.json"
     preds_path.write_text(json.dumps(random.predictions) + "\n")
     return [md_path, json_path, preds_path]

@@ -15,7 +15,8 @@ from lightning_eq.models.catalog import MODELS, NEURAL_KINDS, build_model
 from lightning_eq.search.space import (DEFAULT_SWEEPS_DIR, apply_values, default_params, load_spec, parse_spec, suggest,
                                        with_overrides)
 
-SPACE_FILES = sorted(DEFAULT_SWEEPS_DIR.glob("*.yaml"))
+# Every model's space; sweeps/tuner.yaml is the tuner's (tests/test_tune_study.py), not a text model's.
+SPACE_FILES = sorted(p for p in DEFAULT_SWEEPS_DIR.glob("*.yaml") if p.stem != "tuner")
 NEURAL = [k for k, e in MODELS.items() if e.kind in NEURAL_KINDS]
 
 

@@ -67,6 +67,9 @@ def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking
     typer.echo("\n## What the all-words studies chose (refitted on all the data and saved)\n\n" + result.tables["choices"])
     typer.echo("\n## Studies\n\n" + result.tables["studies"])
     typer.echo("\n## Random 80/20 split, default configurations\n\n" + result.tables["random"])
+    if "tuner" in result.tables:
+        typer.echo("\n## The tuner (Tune by ear): its study on simulated listeners of the training words\n\n"
+                   + result.tables["tuner"])
     typer.echo(f"\nChampion: {result.champion} ({result.champion_reason}).")
     if promotion:
         typer.echo(f"Registered as models:/lightning-eq@champion version {promotion.version}: English descriptions go to "
@@ -77,4 +80,5 @@ def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking
     typer.echo('Predict:    lightning-eq predict "warm" "bright and airy" "cálido"   (--format json, --model KEY)')
     typer.echo('Apply:      lightning-eq apply song.wav song-warm.wav --text "warm and punchy"')
     typer.echo("Web page:   lightning-eq serve   (http://127.0.0.1:8000/)")
+    typer.echo('Tune:       lightning-eq tune --text "warm" --ratings ratings.json   (by ear: rate probes, get your curve)')
     typer.echo("Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))

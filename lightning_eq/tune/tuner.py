@@ -7,9 +7,10 @@ it by ``prior_strength``; the mean curve is the population itself, strength 1). 
 (linear in the band gains). That is linear in ``v``, so the posterior of ``v`` is Gaussian in closed form. A
 rating of 0 or 1 is censored (the scale ends there): EM replaces it by the latent rating's conditional mean.
 
-Probes are Thompson samples of the posterior in antithetic pairs: ``est ± exploration * L @ eps``. Their
-rating difference measures the listener along an uncertain direction; ``exploration`` trades how much a probe
-tells against how close it stays to the current estimate (what the listener would like to hear).
+Probes are Thompson samples of the posterior in antithetic pairs, ``est ± exploration * L @ eps``; of
+``candidates`` such pairs the one kept lowers the posterior variance most once rated (A-optimal design). A
+pair's rating difference measures the listener along an uncertain direction; ``exploration`` trades how much a
+probe tells against how close it stays to the current estimate (what the listener would like to hear).
 numpy only (plus pydantic for the settings): no torch, no scipy.
 """
 
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from lightning_eq.config import Section
-from lightning_eq.curves import N_BANDS
+from lightning_eq.config import TuneSettings
+from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, N_BANDS, EqCurve
 from lightning_eq.errors import ConfigError, DataError
 from lightning_eq.tune.basis import CurveBasis, load_json
 from lightning_eq.tune.ratings import Rating, zscore
@@ -31,15 +31,6 @@ from lightning_eq.tune.ratings import Rating, zscore
 TUNER_FILE = "tuner.json"
 CENSORED_EPS = 1e-6  # a rating within this of 0 or 1 sits on the end of the scale
 EM_STEPS = 8  # censored ratings: enough for the conditional means to settle (each step is a 10x10 solve)
-
-
-class TuneSettings(Section):
-    """The tuner's settings. Defaults fixed a priori; ``lightning-eq run``'s tuner study chooses the stored ones."""
-
-    basis_size: int = Field(10, ge=1, le=N_BANDS - 1)  # the issue's crude search uses 10 components (99% of the spread)
-    prior_strength: float = Field(1.0, gt=0.0, le=100.0)  # 1: a listener varies around the text's curve as much as real curves vary
-    exploration: float = Field(1.0, gt=0.0, le=10.0)  # 1: plain Thompson sampling; larger: bolder probes
-    rating_noise: float = Field(0.15, gt=0.0, le=1.0)  # std of a rating around 0.5 + 0.5 r (the simulated listener's)
 
 
 @dataclass(frozen=True)
@@ -50,77 +41,140 @@ class TuneResult:
     probes: np.ndarray
     n_ratings: int
 
+    def to_dict(self, max_gain_db: float = DEFAULT_MAX_GAIN_DB) -> dict:
+        """The JSON the CLI prints and the API returns: curve_z, gains_db (``EqCurve.to_db``), probes, n_ratings."""
+        def curve(values: np.ndarray) -> dict:
+            return {"curve_z": values.round(5).tolist(), "gains_db": EqCurve(values).to_db(max_gain_db).values.round(3).tolist()}
+
+        return {**curve(self.curve_z), "probes": [curve(p) for p in self.probes], "n_ratings": self.n_ratings}
+
 
 @dataclass(frozen=True)
 class Posterior:
-    """Deviation ``v`` from the prior in basis coordinates: mean (B,), covariance (B, B)."""
+    """Deviations ``v`` from the priors in basis coordinates, for N listeners: mean (N, B), covariance (N, B, B)."""
 
     mean: np.ndarray
     cov: np.ndarray
 
 
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to 1.5e-7 (Abramowitz & Stegun 7.1.26), vectorised: numpy has none and scipy is not needed here."""
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
 def _normal_pdf_cdf(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
-    return pdf, cdf
+    return np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi), 0.5 * (1.0 + _erf(a / math.sqrt(2.0)))
 
 
 class Tuner:
-    """Estimate a listener's curve from ratings of probes, and propose the next probes (stateless)."""
+    """Estimate a listener's curve from ratings of probes, and propose the next probes (stateless).
+
+    ``step`` serves one listener; ``estimate`` and ``propose`` work on N listeners at once (arrays with a
+    leading N), which is what ``step`` calls with N = 1 and what the simulated listeners use."""
 
     def __init__(self, basis: CurveBasis, settings: TuneSettings | None = None) -> None:
         self.settings = settings or TuneSettings()
         self.basis = basis.truncate(self.settings.basis_size)
 
-    def posterior(self, prior_z: np.ndarray, ratings: list[Rating], text_prior: bool = True) -> Posterior:
-        """Closed-form posterior of the deviation from ``prior_z`` given the ratings (censored ones by EM)."""
-        s = self.settings
-        strength = s.prior_strength if text_prior else 1.0
-        precision0 = strength / self.basis.scales**2
-        if not ratings:
-            return Posterior(np.zeros(self.basis.size), np.diag(1.0 / precision0))
-        probes = zscore(np.stack([r.curve_z for r in ratings]))
-        y = np.array([r.rating for r in ratings])
-        x = 0.5 / N_BANDS * probes @ self.basis.components.T  # (n, B): d rating / d v
-        offset = 0.5 + 0.5 / N_BANDS * probes @ prior_z  # the rating if the listener were the prior
-        cov = np.linalg.inv(np.diag(precision0) + x.T @ x / s.rating_noise**2)
+    def prior(self, prior_z: np.ndarray | None) -> np.ndarray:
+        """The z-scored prior curve (40,): the text's, or the mean curve for None."""
+        prior = zscore(self.basis.mean_z if prior_z is None else np.asarray(prior_z, dtype=float))
+        if prior.shape != (N_BANDS,) or not np.all(np.isfinite(prior)):
+            raise DataError(f"The prior curve must be {N_BANDS} finite numbers, got shape {prior.shape}.")
+        return prior
+
+    def posterior(self, priors: np.ndarray, strengths: np.ndarray, probes: np.ndarray, y: np.ndarray) -> Posterior:
+        """Closed-form posterior given priors (N, 40), prior strengths (N,), rated probes (N, n, 40) and ratings
+        (N, n); ratings of 0 or 1 are censored (EM)."""
+        s, comps = self.settings, self.basis.components
+        precision0 = strengths[:, None] / self.basis.scales**2  # (N, B)
+        x = 0.5 / N_BANDS * zscore(probes) @ comps.T  # (N, n, B): d rating / d v
+        offset = 0.5 + 0.5 / N_BANDS * np.einsum("nkd,nd->nk", zscore(probes), priors)  # the rating if u were the prior
+        gram = np.einsum("nkb,nkc->nbc", x, x) / s.rating_noise**2
+        cov = np.linalg.inv(gram + precision0[:, :, None] * np.eye(self.basis.size))
         top, bottom = y >= 1 - CENSORED_EPS, y <= CENSORED_EPS
-        target = y - offset
-        mean = cov @ x.T @ target / s.rating_noise**2
+        solve = lambda target: np.einsum("nbc,nkc,nk->nb", cov, x, target) / s.rating_noise**2  # noqa: E731
+        mean = solve(y - offset)
         for _ in range(EM_STEPS if (top.any() or bottom.any()) else 0):
-            mu = x @ mean
+            mu = np.einsum("nkb,nb->nk", x, mean)
             a = (np.where(top, 1.0, 0.0) - offset - mu) / s.rating_noise
             pdf, cdf = _normal_pdf_cdf(a)
             up = mu + s.rating_noise * pdf / np.maximum(1.0 - cdf, 1e-12)  # E[latent | latent >= 1]
             down = mu - s.rating_noise * pdf / np.maximum(cdf, 1e-12)  # E[latent | latent <= 0]
-            target = np.where(top, np.maximum(up, 1 - offset), np.where(bottom, np.minimum(down, -offset), y - offset))
-            mean = cov @ x.T @ target / s.rating_noise**2
+            mean = solve(np.where(top, np.maximum(up, 1 - offset), np.where(bottom, np.minimum(down, -offset), y - offset)))
         return Posterior(mean, cov)
 
-    def curve(self, prior_z: np.ndarray, deviation: np.ndarray) -> np.ndarray:
-        """The z-scored curve of the prior plus a deviation (B,) or deviations (P, B) in basis coordinates."""
-        return zscore(prior_z + deviation @ self.basis.components)
+    def curve(self, priors: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+        """z-scored curves of priors (N, 40) plus deviations (N, ..., B) in basis coordinates."""
+        shape = (len(priors),) + (1,) * (deviations.ndim - 2) + (N_BANDS,)
+        return zscore(priors.reshape(shape) + deviations @ self.basis.components)
+
+    def propose(self, priors: np.ndarray, post: Posterior, n_probes: int, rngs: list) -> np.ndarray:
+        """(N, P, B) deviations of the next probes: antithetic pairs of Thompson samples, est ± exploration * L eps.
+
+        With ``candidates`` > 1 each pair is the one of that many draws that most lowers the posterior's total
+        variance once rated (A-optimal; the covariance after a rating does not depend on its value, so a batch of
+        pairs is chosen greedily, each on the covariance the earlier ones leave)."""
+        s, size, n = self.settings, self.basis.size, len(priors)
+        cov, out = post.cov, []
+        while len(out) < n_probes:
+            chol = np.linalg.cholesky(cov + 1e-12 * np.eye(size))
+            eps = np.stack([rng.standard_normal((s.candidates, size)) for rng in rngs])  # (N, K, B)
+            eps = np.einsum("nkc,nbc->nkb", eps, chol) * s.exploration
+            pairs = np.stack([post.mean[:, None] + eps, post.mean[:, None] - eps], axis=2)  # (N, K, 2, B)
+            if s.candidates > 1:
+                best = np.argmax(self._variance_drop(cov[:, None], self._design(priors, pairs)), axis=1)
+                pairs = pairs[np.arange(n), best][:, None]
+            chosen = pairs[:, 0, : n_probes - len(out)]  # (N, 2 or 1, B)
+            cov = self._update(cov, self._design(priors, chosen))
+            out.extend(np.moveaxis(chosen, 1, 0))
+        return np.stack(out, axis=1) if out else np.zeros((n, 0, size))
+
+    def _design(self, priors: np.ndarray, deviations: np.ndarray) -> np.ndarray:
+        """(N, ..., P, B) d rating / d v of the z-scored probes of these deviations."""
+        return 0.5 / N_BANDS * self.curve(priors, deviations) @ self.basis.components.T
+
+    def _gain(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """cov x' (noise + x cov x')^-1 x cov: what rating probes of design x (..., P, B) takes off cov (..., B, B)."""
+        sx = cov @ np.swapaxes(x, -1, -2)
+        gram = self.settings.rating_noise**2 * np.eye(x.shape[-2]) + x @ sx
+        return sx @ np.linalg.solve(gram, np.swapaxes(sx, -1, -2))
+
+    def _variance_drop(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.trace(self._gain(cov, x), axis1=-2, axis2=-1)
+
+    def _update(self, cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return cov - self._gain(cov, x)
 
     def step(self, prior_z: np.ndarray | None, ratings: list[Rating], n_probes: int = 2, seed: int = 0) -> TuneResult:
         """The estimate from ``ratings`` and ``n_probes`` probes to rate next; the same inputs give the same output."""
-        text_prior = prior_z is not None
-        prior = zscore(self.basis.mean_z if prior_z is None else np.asarray(prior_z, dtype=float))
-        if prior.shape != (N_BANDS,) or not np.all(np.isfinite(prior)):
-            raise DataError(f"The prior curve must be {N_BANDS} finite numbers, got shape {prior.shape}.")
         if not 0 <= n_probes <= 16:
             raise ConfigError(f"n_probes must be between 0 and 16, got {n_probes}.")
-        post = self.posterior(prior, ratings, text_prior)
-        # seeded by the seed and the step, so a client that always sends seed 0 still gets fresh draws each step
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, len(ratings)])
-        eps = rng.standard_normal((n_probes, self.basis.size))
-        eps[1::2] = -eps[0::2][: n_probes // 2]  # antithetic pairs: their rating difference measures one direction
-        chol = np.linalg.cholesky(post.cov + 1e-12 * np.eye(self.basis.size))
-        deviations = post.mean + self.settings.exploration * eps @ chol.T
-        probes = self.curve(prior, deviations) if n_probes else np.zeros((0, N_BANDS))
-        return TuneResult(self.curve(prior, post.mean), probes, len(ratings))
+        prior = self.prior(prior_z)[None]
+        strength = np.array([self.settings.prior_strength if prior_z is not None else 1.0])
+        probes = np.stack([r.curve_z for r in ratings])[None] if ratings else np.zeros((1, 0, N_BANDS))
+        post = self.posterior(prior, strength, probes, np.array([[r.rating for r in ratings]]))
+        deviations = self.propose(prior, post, n_probes, [step_rng(seed, len(ratings))])
+        return TuneResult(self.curve(prior, post.mean)[0], self.curve(prior, deviations)[0], len(ratings))
 
     def to_dict(self) -> dict:
         return {"settings": self.settings.model_dump(), "basis": self.basis.to_dict()}
+
+
+def prior_of(curve: EqCurve | None) -> np.ndarray | None:
+    """The tuner's prior from a predicted curve (``predict``): its shape, turned over for a negative amount
+    ("less warm" is the opposite of "warm"); None (the mean curve) without one."""
+    if curve is None:
+        return None
+    return -curve.curve_z if curve.amount < 0 else curve.curve_z
+
+
+def step_rng(seed: int, step: int) -> np.random.Generator:
+    """The probes' draws: seeded by the seed and the step, so a client that always sends seed 0 still gets fresh
+    probes at each step."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, step])
 
 
 def tuner_from_dict(data: dict, where: str = "tuner") -> Tuner:
