@@ -17,16 +17,17 @@ import numpy as np
 
 from lightning_eq.audio import design_graphic_eq
 from lightning_eq.curves import BAND_CENTRES_HZ, EqCurve
-from lightning_eq.tune import MAX_RATINGS, Rating, Tuner, parse_ratings
+from lightning_eq.tune import MAX_RATINGS, Rating, Tuner, parse_ratings, prior_of
 from lightning_eq.web.codes import coded
 from lightning_eq.web.schemas import TunedCurve, TuneRequest, TuneResponse
 
 
-def prior_of(curve: EqCurve | None, confidence_scaling: bool) -> np.ndarray | None:
-    """The tuner's prior for a predicted curve (z, (40,)), or None to start from the mean curve."""
+def trusted_prior(curve: EqCurve | None, confidence_scaling: bool) -> np.ndarray | None:
+    """The tuner's prior for a predicted curve (z, (40,); ``prior_of`` turns it over for a negative amount), or None
+    to start from the mean curve: without text, or for an unfamiliar description when the confidence counts."""
     if curve is None or (confidence_scaling and curve.unfamiliar):
         return None
-    return -curve.curve_z if curve.amount < 0 else curve.curve_z
+    return prior_of(curve)
 
 
 def checked_ratings(body: TuneRequest) -> list[Rating]:
@@ -46,7 +47,7 @@ def tuned_curve(curve_z: np.ndarray, body: TuneRequest) -> TunedCurve:
 def tune_step(tuner: Tuner, body: TuneRequest, predicted: EqCurve | None, model: str | None) -> TuneResponse:
     """One stateless step: the estimate from the prior and every rating, and the next probes."""
     ratings = checked_ratings(body)
-    prior = prior_of(predicted, body.confidence_scaling)
+    prior = trusted_prior(predicted, body.confidence_scaling)
     result = tuner.step(prior, ratings, n_probes=body.n_probes, seed=body.seed)
     estimate = tuned_curve(result.curve_z, body)
     return TuneResponse(**estimate.model_dump(), freqs_hz=list(BAND_CENTRES_HZ), n_ratings=result.n_ratings,
