@@ -437,3 +437,18 @@ def test_tune_by_ear_moves_the_curve_undoes_and_the_tuned_curve_downloads(page, 
     info.value.save_as(preset)
     assert preset.name == "warm-tuned-json.json"  # the tuned curve, as any other curve goes to the presets
     assert np.allclose(json.loads(preset.read_text())["curve_z"], tuned_z, atol=1e-4)
+
+
+def test_tune_mode_speaks_spanish_and_words_the_tuners_errors(spanish_page):
+    page = spanish_page
+    assert page.inner_text("#tune-title") == "4. Ajustar de oído" and page.inner_text("#tune-start") == "Ajustar de oído"
+    page.click("#tune-start")  # no audio chosen yet
+    page.wait_for_selector("#tune-error:not([hidden])")
+    assert page.inner_text("#tune-error").startswith("Primero elige un archivo de audio")
+    shown = page.evaluate("""async () => {
+        try {
+          await api("/api/tune", { method: "POST", headers: { "Content-Type": "application/json" },
+                                   body: JSON.stringify({ ratings: [{ curve_z: Array(40).fill(0), rating: 2 }] }) });
+        } catch (err) { return say(err.spec); }
+      }""")
+    assert shown.startswith("Las valoraciones enviadas no son válidas") and "200" in shown
