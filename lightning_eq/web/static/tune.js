@@ -190,7 +190,8 @@ function showAnswer() {
                        language: null, model: answer.model, probes: answer.probes };
   showProbes(answer);
   buildChains(answer);
-  setMessage("tune-summary", { key: "tune.summary", params: { count: answer.n_ratings } });
+  const guess = tune.text && answer.prior === "mean" ? { key: "tune.from-mean", params: { text: tune.text } } : { text: "" };
+  setMessage("tune-summary", { key: "tune.summary", params: { count: answer.n_ratings, guess } });
   drawPlot();
   saveTune();
 }
