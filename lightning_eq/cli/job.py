@@ -1,5 +1,6 @@
 """`lightning-eq run`, the main job: embed, sweep every model (nested folds and all words), score the
-baselines, evaluate the defaults on the random splits, save the final models, promote the champion, report."""
+baselines, evaluate the defaults on the random splits, run the tuner's study, save the final models, promote the
+champion, report."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def run(
     cache_dir: Optional[str] = CacheDir,
 ) -> None:
     """The main job: sweep every model (one study per outer fold for the nested estimate, one over all words for
-    the model to keep), score the baselines, evaluate the defaults on the random splits, promote the champion, then
-    print the tables, where the MLflow UI and the dashboard are, and how to predict."""
+    the model to keep), score the baselines, evaluate the defaults on the random splits, choose the tuner's
+    settings (Tune by ear: its own study, models/tuner.json), promote the champion, then print the tables, where
+    the MLflow UI and the dashboard are, and how to predict."""
     if (trials is not None and trials < 1) or workers < 1 or jobs < 1:
         raise ConfigError(f"--trials, --workers and --jobs must be at least 1, got {trials}, {workers} and {jobs}.")
     check_uris(storage, tracking_uri)

@@ -42,6 +42,8 @@ def tune(
                                       'response: {"curve_z", "gains_db", "probes": [{"curve_z", "gains_db"}], "n_ratings"}).'),
     max_gain_db: float = typer.Option(5.0, "--max-gain-db", help="Peak gain of the dB curves."),
     model: Optional[str] = typer.Option(None, "--model", help="Text model for --text (default: the champion, as predict)."),
+    confidence_scaling: bool = typer.Option(True, "--confidence-scaling/--no-confidence-scaling", help="An unfamiliar "
+                                            "description (confidence under 0.5) starts from the mean curve, as its curve is a guess."),
     models_dir: Path = ModelsDir,
     cache_dir: Optional[str] = CacheDir,
     tracking_uri: str = TrackingUri,
@@ -63,12 +65,15 @@ def tune(
 
         parse_description(text)
         curve = predict_curves([text], model, models_dir, cache_dir, tracking_uri)[0]
-    result = load_tuner(models_dir).step(prior_of(curve), rated, probes, seed)
+    prior = prior_of(curve, confidence_scaling)
+    result = load_tuner(models_dir).step(prior, rated, probes, seed)
     out = result.to_dict(max_gain_db)
     if output_format == "json":
         typer.echo(json.dumps(out))
         return
-    start = f"{text!r} (model {curve.model})" if curve is not None else "the mean curve"
+    start = f"{text!r} (model {curve.model})" if prior is not None else "the mean curve"
+    if curve is not None and prior is None:
+        start += f" ({text!r} is unfamiliar to the model, confidence {curve.confidence:.2f}: its curve is a guess)"
     typer.echo(f"Tuned from {start} with {result.n_ratings} rating(s); dB at peak ±{max_gain_db:g}")
     typer.echo(f"\nestimate   {_sparkline(out['gains_db'])}")
     for i, p in enumerate(out["probes"]):

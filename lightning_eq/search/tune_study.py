@@ -32,7 +32,7 @@ from lightning_eq.tune.simulate import simulate
 from lightning_eq.tune.tuner import Tuner
 
 TUNER_KEY = "tuner"  # the study's key and its YAML's name; not a text model (not in the catalog)
-TUNE_OBJECTIVE_VERSION = 1
+TUNE_OBJECTIVE_VERSION = 3  # bump when what a trial computes changes (2: prior projected on the basis; 3: tail of EM)
 CHECKPOINTS = (0, 5, 10)  # scored: 5 and 10 ratings; 0 is logged (the prior's own r)
 
 
@@ -54,17 +54,34 @@ def listener_priors(priors_z: np.ndarray) -> list[np.ndarray | None]:
     return [None if np.isnan(p).any() else p for p in priors_z]
 
 
-def score_settings(cfg: Config, curves_z: np.ndarray, words: Sequence[str], priors_z: np.ndarray,
-                   seed: int = 0) -> CVResult:
-    """The objective of ``cfg.tune`` over inner word folds: 1 - mean r after 5 and 10 ratings (per fold, then mean)."""
-    k = cfg.sweep.inner_folds
+def inner_folds(words: Sequence[str], k: int) -> np.ndarray:
     fold_of = inner_fold_of(words, k)
-    fold = np.array([fold_of[w] for w in words])
-    r = np.zeros((len(words), len(CHECKPOINTS)))
-    for i in range(k):
-        tuner = Tuner(CurveBasis.fit(curves_z[fold != i]), cfg.tune)
-        rows = np.flatnonzero(fold == i)
-        r[rows] = simulate(tuner, curves_z[rows], listener_priors(priors_z[rows]), CHECKPOINTS, seed + 1000 * i)
+    return np.array([fold_of[w] for w in words])
+
+
+def fold_bases(curves_z: np.ndarray, fold: np.ndarray, k: int) -> list[CurveBasis]:
+    """The basis of each inner fold: the other folds' curves (every direction; a trial's basis_size cuts it)."""
+    return [CurveBasis.fit(curves_z[fold != i]) for i in range(k)]
+
+
+def score_settings(cfg: Config, curves_z: np.ndarray, words: Sequence[str], priors_z: np.ndarray,
+                   seed: int = 0, bases: list[CurveBasis] | None = None) -> CVResult:
+    """The objective of ``cfg.tune`` over inner word folds: 1 - mean r after 5 and 10 ratings (per fold, then mean).
+    BLAS runs on ``trainer.num_threads`` threads, as in every objective (these are small solves)."""
+    from threadpoolctl import threadpool_limits
+
+    k = cfg.sweep.inner_folds
+    fold = inner_folds(words, k)
+    with threadpool_limits(limits=cfg.trainer.num_threads or None):
+        bases = bases or fold_bases(curves_z, fold, k)
+        r = np.zeros((len(words), len(CHECKPOINTS)))
+        for i in range(k):
+            r[fold == i] = simulate(Tuner(bases[i], cfg.tune), curves_z[fold == i], listener_priors(priors_z[fold == i]),
+                                    CHECKPOINTS, seed + 1000 * i)
+    return _result(r, fold, k)
+
+
+def _result(r: np.ndarray, fold: np.ndarray, k: int) -> CVResult:
     per_fold = np.array([1.0 - r[fold == i, 1:].mean() for i in range(k)])
     value, se = float(per_fold.mean()), float(per_fold.std(ddof=1) / math.sqrt(k))
     metrics = {f"val/r_{n}": float(r[:, j].mean()) for j, n in enumerate(CHECKPOINTS)}
@@ -78,6 +95,8 @@ class TunerObjective:
     def __init__(self, plan: TunerPlan):
         self.plan = plan
         self.curves_z = unit_to_z(plan.table.curves_unit)
+        k = plan.base.sweep.inner_folds
+        self.bases = fold_bases(self.curves_z, inner_folds(plan.table.words, k), k)  # the same for every trial
         self.default_params, self.default_kept = default_params(plan.spec, plan.base)
 
     def __call__(self, trial) -> float:
@@ -86,7 +105,7 @@ class TunerObjective:
     def run(self, trial, callbacks: Sequence = ()) -> TrialOutcome:
         skip = self.default_kept if trial.user_attrs.get("default") else ()
         cfg = apply_values(self.plan.base, suggest(trial, self.plan.spec.params, skip))
-        result = score_settings(cfg, self.curves_z, self.plan.table.words, self.plan.priors_z, cfg.trainer.seed)
+        result = score_settings(cfg, self.curves_z, self.plan.table.words, self.plan.priors_z, cfg.trainer.seed, self.bases)
         trial.set_user_attr("config", to_dict(cfg))
         trial.set_user_attr("cv", {"stderr": result.stderr, "fold_values": result.fold_values, "metrics": result.metrics})
         return TrialOutcome(result.value, cfg, result)

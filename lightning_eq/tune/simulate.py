@@ -99,9 +99,10 @@ class RandomProbes:
 
 class CrudeSearch:
     """The issue's baseline: probes scattered around the estimate over 10 principal components, the estimate the
-    rating-weighted centroid (softmax of the ratings) of the prior and every probe rated so far."""
+    rating-weighted centroid (softmax of the ratings) of the prior and every probe rated so far. Its step (in
+    spreads of real curves) and temperature are the best of a grid of 8 on the never-tested words' records."""
 
-    def __init__(self, basis: CurveBasis, size: int = 10, temperature: float = 0.1, step: float = 0.5) -> None:
+    def __init__(self, basis: CurveBasis, size: int = 10, temperature: float = 0.1, step: float = 4.0) -> None:
         self.basis, self.temperature, self.step_size = basis.truncate(size), temperature, step
 
     def step(self, prior_z: np.ndarray | None, ratings: list[Rating], n_probes: int = 2, seed: int = 0) -> TuneResult:
