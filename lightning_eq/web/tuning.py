@@ -1,14 +1,9 @@
-"""The web side of tuning by ear: the prior a description gives, and the API's view of the tuner's curves.
+"""The web side of tuning by ear: the tuner's step on the request's ratings, and its curves as the API gives them.
 
-The tuner (``lightning_eq.tune``) knows curve shapes only. This module decides how a predicted curve becomes its
-prior, as the rest of the API treats a curve:
-
-- the description's intensity sign counts: "less bright" starts from the opposite of bright's curve (the tuner
-  z-scores the prior, so "very" and "a bit" change nothing but the gains, which ``amount`` already scales);
-- the confidence counts as everywhere else (``confidence_scaling``, on by default): where /api/predict turns an
-  unfamiliar description's gains down, here an unfamiliar description (confidence under LOW_CONFIDENCE) starts
-  from the mean curve with the population's spread, as with no text, because its curve is a guess and a text prior
-  would hold the listener near it.
+The prior is ``lightning_eq.tune.prior_of`` (shared with the CLI): the description's curve from the served
+model, turned over for a negative intensity ("less warm"); the mean curve without text, or for an unfamiliar
+description while ``confidence_scaling`` is on (the default, as everywhere in the API: its curve is a guess).
+``amount`` and ``max_gain_db`` scale ``gains_db`` as /api/predict does.
 """
 
 from __future__ import annotations
@@ -20,14 +15,6 @@ from lightning_eq.curves import BAND_CENTRES_HZ, EqCurve
 from lightning_eq.tune import MAX_RATINGS, Rating, Tuner, parse_ratings, prior_of
 from lightning_eq.web.codes import coded
 from lightning_eq.web.schemas import TunedCurve, TuneRequest, TuneResponse
-
-
-def trusted_prior(curve: EqCurve | None, confidence_scaling: bool) -> np.ndarray | None:
-    """The tuner's prior for a predicted curve (z, (40,); ``prior_of`` turns it over for a negative amount), or None
-    to start from the mean curve: without text, or for an unfamiliar description when the confidence counts."""
-    if curve is None or (confidence_scaling and curve.unfamiliar):
-        return None
-    return prior_of(curve)
 
 
 def checked_ratings(body: TuneRequest) -> list[Rating]:
@@ -47,7 +34,7 @@ def tuned_curve(curve_z: np.ndarray, body: TuneRequest) -> TunedCurve:
 def tune_step(tuner: Tuner, body: TuneRequest, predicted: EqCurve | None, model: str | None) -> TuneResponse:
     """One stateless step: the estimate from the prior and every rating, and the next probes."""
     ratings = checked_ratings(body)
-    prior = trusted_prior(predicted, body.confidence_scaling)
+    prior = prior_of(predicted, body.confidence_scaling)
     result = tuner.step(prior, ratings, n_probes=body.n_probes, seed=body.seed)
     estimate = tuned_curve(result.curve_z, body)
     return TuneResponse(**estimate.model_dump(), freqs_hz=list(BAND_CENTRES_HZ), n_ratings=result.n_ratings,
