@@ -7,6 +7,7 @@ the page shows comes from the real server: nothing is intercepted or faked.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -363,3 +364,91 @@ def test_an_unfamiliar_description_is_called_a_guess(page, server):
     assert page.inner_text("#unfamiliar").startswith("Descripción desconocida") and "suposición" in page.inner_text("#unfamiliar")
     show_curve(page, "warm")
     assert page.is_hidden("#unfamiliar") == (not answer(server, "warm")["unfamiliar"])
+
+
+def plotted_gains(page) -> np.ndarray:
+    """The gains the plot shows, from its 40 dots' tooltips ("83 Hz: −1.2 dB")."""
+    titles = page.locator("#plot circle.centre").all_text_contents()
+    return np.array([float(t.split(":")[1].replace("−", "-").replace("dB", "")) for t in titles])
+
+
+def rate_round(page, values: list[int], ratings_after: int) -> None:
+    """Set each version's slider (0-10), send them, and wait for the curve of ``ratings_after`` ratings."""
+    for i, value in enumerate(values):
+        page.locator("#probe-list input.rating").nth(i).fill(str(value))
+    with page.expect_response("**/api/tune") as sent:
+        page.click("#tune-rate")
+    assert sent.value.status == 200
+    page.wait_for_function("n => document.querySelector('#tune-summary').textContent.startsWith(n + ' ratings')",
+                           arg=ratings_after)
+
+
+def test_tune_by_ear_moves_the_curve_undoes_and_the_tuned_curve_downloads(page, song, tmp_path):
+    """Describe, tune by ear on a real upload, rate two rounds, undo one, reload, then equalise and export the result."""
+    show_curve(page, "warm")
+    page.set_input_files("#file", str(song))
+    with page.expect_response("**/api/tune") as first:
+        page.click("#tune-start")
+    request = first.value.request.post_data_json
+    assert request["text"] == "warm" and request["ratings"] == [] and request["sample_rate"] > 8000
+    page.wait_for_selector("#probe-list li")
+    assert page.locator("#probe-list input.rating").count() == 2 and page.locator("#plot .probe").count() == 2
+    assert page.inner_text("#curve-caption") == "EQ for “warm”, tuned by ear (0 ratings)."
+    prior = plotted_gains(page)
+
+    page.click("#tune-play")  # the versions play through the server's filters in Web Audio
+    page.wait_for_function("tune.audio && tune.audio.context.state === 'running'")
+    assert page.evaluate("Object.keys(tune.audio.chains)") == ["original", "current", "probe0", "probe1"]
+    page.click("#probe-list li:nth-child(2) button")
+    assert page.get_attribute("#probe-list li:nth-child(2) button", "aria-pressed") == "true"
+    page.click("#tune-play")  # stop
+
+    rate_round(page, [9, 1], 2)
+    once = plotted_gains(page)
+    assert np.abs(once - prior).max() > 0.3  # the curve on the plot moved
+    rate_round(page, [2, 8], 4)
+    twice = plotted_gains(page)
+    assert np.abs(twice - once).max() > 0.1
+    page.click("#tune-undo")
+    page.wait_for_function("document.querySelector('#tune-summary').textContent.startsWith('2 ratings')")
+    assert np.array_equal(plotted_gains(page), once)  # Undo restores the previous curve
+
+    page.reload()  # the ratings live in the page (localStorage): a reload asks the server again, same curve
+    page.wait_for_selector("#tune-panel:not([hidden]) #probe-list li")
+    page.wait_for_function("document.querySelector('#tune-summary').textContent.startsWith('2 ratings')")
+    assert np.array_equal(plotted_gains(page), once)
+    tuned_z = page.evaluate("state.prediction.curve_z")
+
+    page.set_input_files("#file", str(song))
+    page.click("#apply-button")
+    page.wait_for_selector("#download:not([hidden])")
+    with page.expect_download() as info:
+        page.click("#download")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    out, rate = sf.read(saved)
+    original, _ = sf.read(song)
+    assert saved.name == "song-eq.wav" and rate == SR and out.shape == original.shape
+    assert not np.allclose(out, original, atol=1e-3)
+
+    with page.expect_download() as info:
+        page.click("button.preset[data-format=json]")
+    preset = tmp_path / info.value.suggested_filename
+    info.value.save_as(preset)
+    assert preset.name == "warm-tuned-json.json"  # the tuned curve, as any other curve goes to the presets
+    assert np.allclose(json.loads(preset.read_text())["curve_z"], tuned_z, atol=1e-4)
+
+
+def test_tune_mode_speaks_spanish_and_words_the_tuners_errors(spanish_page):
+    page = spanish_page
+    assert page.inner_text("#tune-title") == "4. Ajustar de oído" and page.inner_text("#tune-start") == "Ajustar de oído"
+    page.click("#tune-start")  # no audio chosen yet
+    page.wait_for_selector("#tune-error:not([hidden])")
+    assert page.inner_text("#tune-error").startswith("Primero elige un archivo de audio")
+    shown = page.evaluate("""async () => {
+        try {
+          await api("/api/tune", { method: "POST", headers: { "Content-Type": "application/json" },
+                                   body: JSON.stringify({ ratings: [{ curve_z: Array(40).fill(0), rating: 2 }] }) });
+        } catch (err) { return say(err.spec); }
+      }""")
+    assert shown.startswith("Las valoraciones enviadas no son válidas") and "200" in shown

@@ -54,8 +54,22 @@ def serve(
     # Without this the first new phrase makes every request behind it wait (about 1 s for GloVe, more for LMs).
     predictor.warm_up()
     log.info("Model %s ready in %.1f s.", predictor.key, time.perf_counter() - start)
+    tuner = _load_tuner(models_dir)
     if not _is_loopback(host):
         log.warning("Listening on %s: anyone who can reach this address can use the server (no login).", host)
     shown = f"[{host}]" if ":" in host else host
     log.info("Open http://%s:%d/ (API documentation at /docs). Ctrl+C stops.", shown, port)
-    uvicorn.run(create_app(predictor, settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(predictor, settings, tuner), host=host, port=port, log_level="info")
+
+
+def _load_tuner(models_dir: Path):
+    """The tuner for /api/tune, loaded once; without one (no tuner.json and no data to learn its basis from) the
+    page and the other endpoints still work, and /api/tune says why it cannot answer."""
+    from lightning_eq.errors import LightningEqError
+    from lightning_eq.tune import load_tuner
+
+    try:
+        return load_tuner(models_dir)
+    except LightningEqError as err:
+        log.warning("Tune by ear is off: %s", err)
+        return None

@@ -1,6 +1,7 @@
 """FastAPI routes: the page, and a JSON API that calls predict, apply and export.
 
-``create_app(predictor, settings)`` builds the app around a predictor loaded once (tests inject their own).
+``create_app(predictor, settings, tuner)`` builds the app around a predictor and a tuner loaded once (tests inject
+their own); without a tuner, /api/tune answers 404.
 Endpoints are plain ``def`` functions, so FastAPI runs them in its thread pool and a long apply does not
 hold up other clients. LightningEqErrors become 4xx responses with their message as ``detail`` and a stable
 ``code`` (``web/codes.py``) that the page words in its own language.
@@ -30,12 +31,14 @@ from lightning_eq.models.catalog import check_model_key
 from lightning_eq.curves import BAND_CENTRES_HZ, DEFAULT_MAX_GAIN_DB, LOW_CONFIDENCE, N_BANDS, EqCurve
 from lightning_eq.errors import ConfigError, LightningEqError, ModelNotFound
 from lightning_eq.presets import export_preset
+from lightning_eq.tune import Tuner
 from lightning_eq.web import uploads
 from lightning_eq.web.codes import code_of, coded, tag
 from lightning_eq.web.schemas import (
     CurvePrediction, ErrorResponse, ExportRequest, ExportResponse, FitSummary, HealthResponse, PredictRequest,
-    PredictResponse, check_description, curve_from_data, parse_curve,
+    PredictResponse, TuneRequest, TuneResponse, check_description, curve_from_data, parse_curve,
 )  # fmt: skip
+from lightning_eq.web.tuning import tune_step
 from lightning_eq.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -83,8 +86,8 @@ def _slug(text: str | None) -> str:
     return re.sub(r"[^a-z0-9]+", "-", (text or "curve").lower()).strip("-")[:40] or "curve"
 
 
-def create_app(predictor: Predicts, settings: WebSettings | None = None) -> FastAPI:
-    """The web app around ``predictor`` (loaded once by the caller)."""
+def create_app(predictor: Predicts, settings: WebSettings | None = None, tuner: Tuner | None = None) -> FastAPI:
+    """The web app around ``predictor`` and ``tuner`` (each loaded once by the caller; no tuner: no /api/tune)."""
     settings = settings or WebSettings()
     predict_lock = threading.Lock()  # embedders load their weights lazily and are not documented thread-safe
     app = FastAPI(
@@ -182,6 +185,19 @@ def create_app(predictor: Predicts, settings: WebSettings | None = None) -> Fast
         extension = "json" if body.format == "json" else "txt"
         return ExportResponse(format=body.format, filename=f"{_slug(curve.text)}-{body.format}.{extension}",
                               preset=preset.text, fit=fit)
+
+    @app.post("/api/tune", response_model=TuneResponse, responses=ERRORS, tags=["api"])
+    def tune(body: TuneRequest) -> TuneResponse:
+        """Tune by ear: the listener's curve estimated from every rating so far, and the next probes to rate.
+        Stateless: send all the ratings each time (the server keeps nothing). The prior is the description's curve
+        from the same model as /api/predict (its intensity's sign included; an unfamiliar description starts from
+        the mean curve unless confidence_scaling is false), or the mean curve without text."""
+        if tuner is None:
+            raise tag(ModelNotFound("This server has no tuner: /api/tune needs `lightning-eq serve` started where "
+                                    "data/socialeq (or models/tuner.json) can be read."), "tuner_unavailable")
+        text = None if body.text is None else check_description(body.text, settings.max_text_chars)
+        predicted = predict_curves([text], body.model)[0] if text is not None else None
+        return tune_step(tuner, body, predicted, predictor.key)
 
     audio_types = {media: {} for _, media in uploads.PLAYABLE.values()}
     apply_doc = {200: {"content": audio_types, "description": "The equalised audio file.",

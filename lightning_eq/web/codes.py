@@ -21,6 +21,9 @@ CODES: dict[str, str] = {
     "unreadable_audio": "The upload is not audio, or in a format the server cannot read (params: filename).",
     "audio_too_long": "The audio lasts longer than the server's limit (params: filename, seconds, max_seconds).",
     "bad_curve": "The curve sent is not a valid 40-band curve.",
+    "bad_ratings": "A rating outside [0, 1], a rated curve that is not 40 finite numbers, or too many ratings "
+                   "(params: max_ratings); 'detail' says which.",
+    "tuner_unavailable": "This server was started without a tuner, so /api/tune cannot answer (HTTP 404).",
     "unknown_model": "No model has that key (params: model).",
     "model_not_served": "A real model key, but not the one this server runs (params: model, served).",
     "invalid_request": "A field is missing or has the wrong type or range (HTTP 422; see 'errors').",

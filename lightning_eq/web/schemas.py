@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from lightning_eq.curves import DEFAULT_MAX_GAIN_DB, LOW_CONFIDENCE, EqCurve
 from lightning_eq.errors import ConfigError, DataError
+from lightning_eq.tune import MAX_RATINGS
 from lightning_eq.web.codes import CODES, coded, tag
 
 AMOUNT = Field(1.0, ge=-4.0, le=4.0, description="Multiplies the gains: 1 = as described, 0.5 = half, -1 = the opposite.")
@@ -164,3 +165,55 @@ class ErrorResponse(BaseModel):
     detail: str = Field(description="What went wrong and what to do, in plain words (English).")
     code: str = Field(description="Stable machine-readable kind of error: " + ", ".join(CODES) + ".")
     params: dict = Field({}, description="Names and numbers a client needs to word the error itself, per code.")
+
+
+class RatingIn(BaseModel):
+    """One rated probe: the curve as it was played and how much the listener liked it."""
+
+    curve_z: list[float] = Field(description="The probe's shape on the z scale, 40 finite numbers (as /api/tune sent it).")
+    rating: float = Field(description="0 (dislike) to 1 (like); the page's 0-10 slider divided by 10.")
+
+
+TUNE_EXAMPLE = {"text": "warm", "ratings": [{"curve_z": [round(0.08 * (20 - i), 2) for i in range(40)], "rating": 0.7}],
+                "n_probes": 2, "seed": 0}
+
+
+class TuneRequest(BaseModel):
+    """The listener's ratings so far (the client keeps them: the server holds no session) and what to start from."""
+
+    model_config = {"json_schema_extra": {"examples": [TUNE_EXAMPLE]}}
+
+    text: Optional[str] = Field(None, description="The description to start from (its curve is the prior); leave out "
+                                "to start from the mean curve of SocialEQ.")
+    ratings: list[RatingIn] = Field([], description=f"Every rating so far, oldest first; at most {MAX_RATINGS}.")
+    n_probes: int = Field(2, ge=1, le=8, description="How many probe curves to propose for rating next.")
+    seed: int = Field(0, ge=0, description="Seeds the probes: the same request gives the same answer.")
+    amount: float = AMOUNT
+    max_gain_db: float = MAX_GAIN_DB
+    confidence_scaling: bool = Field(True, description="Trust the description's curve by its confidence: an unfamiliar "
+                                     "description (confidence under 0.5) starts from the mean curve, as with no text.")
+    sample_rate: Optional[int] = Field(None, ge=8000, le=192000, description="With a sample rate in Hz, each curve also "
+                                       "carries the peaking biquads /api/apply would run for it at that rate (to play "
+                                       "the curves in the browser).")
+    model: Optional[str] = MODEL
+
+
+class TunedCurve(BaseModel):
+    curve_z: list[float] = Field(description="The shape on the z scale, 40 values (send it back with a rating).")
+    gains_db: list[float] = Field(description="Gains in dB at the 40 centres, at the requested amount and max gain.")
+    sos: Optional[list[list[float]]] = Field(None, description="With sample_rate: one [b0, b1, b2, a0, a1, a2] per band "
+                                             "below Nyquist, the cascade that realises gains_db (bands overlap, so its "
+                                             "filter gains are solved jointly and differ from gains_db).")
+
+
+class TuneResponse(TunedCurve):
+    """The current estimate (top-level curve fields) and the probes to rate next."""
+
+    freqs_hz: list[float] = Field(description="The 40 band centres in Hz.")
+    probes: list[TunedCurve] = Field(description="The next curves to play and rate.")
+    n_ratings: int = Field(description="How many ratings the estimate used.")
+    prior: Literal["text", "mean"] = Field(description="What the estimate started from: the description's curve, or the "
+                                           "mean curve (no text, or an unfamiliar one with confidence_scaling).")
+    text: Optional[str] = Field(description="The description, as sent.")
+    model: Optional[str] = Field(description="Key of the model that gave the prior curve (null: the mean curve).")
+    confidence: Optional[float] = Field(description="The prior curve's confidence (null: none given, or no text).")

@@ -102,19 +102,22 @@ function maxGainDb() {
 function scaling() { return $("confidence-scaling").checked; }
 
 // The API is asked for gains without the confidence; the page multiplies them by it when the box is ticked.
-function currentGains() {
+function gainScale() {
   const confidence = state.prediction.confidence;
   const trust = scaling() && confidence !== null && confidence !== undefined ? confidence : 1;
-  const scale = amount() * maxGainDb() / BASE_MAX_GAIN_DB * trust;
-  return state.prediction.gains_db.map((g) => g * scale);
+  return amount() * maxGainDb() / BASE_MAX_GAIN_DB * trust;
 }
+
+function currentGains() { return state.prediction.gains_db.map((g) => g * gainScale()); }
 
 function drawPlot() {
   $("amount-value").textContent = `${amount().toFixed(2)}×`;
   describeAnswer();
   const p = state.prediction;
   const gains = p ? currentGains() : null;
-  drawCurve($("plot"), p && p.freqs_hz, gains, { frequency: I18N.t("plot.frequency"), gain: I18N.t("plot.gain") }, p && p.unfamiliar);
+  const others = p && p.probes ? p.probes.map((probe) => probe.gains_db.map((g) => g * gainScale())) : [];
+  drawCurve($("plot"), p && p.freqs_hz, gains, { frequency: I18N.t("plot.frequency"), gain: I18N.t("plot.gain") },
+            p && p.unfamiliar, others);
   if (gains) describeCurve(gains);
 }
 
@@ -130,10 +133,15 @@ function describeCurve(gains) {
 // Which description, model and language answered, how sure the model is, and a plain warning when it is a guess.
 function describeAnswer() {
   const p = state.prediction;
-  $("curve-meta").hidden = !p;
+  $("curve-meta").hidden = !p || p.tuned !== undefined;
   $("unfamiliar").hidden = !(p && p.unfamiliar);
   if (!p) {
     $("curve-caption").textContent = I18N.t("curve.none");
+    return;
+  }
+  if (p.tuned !== undefined) { // tune.js's estimate: the listener's curve, no model's confidence
+    $("curve-caption").textContent = p.text ? I18N.t("tune.caption", { text: p.text, count: p.tuned })
+                                            : I18N.t("tune.caption-mean", { count: p.tuned });
     return;
   }
   const intensity = p.description_amount === 1 ? "" : I18N.t("curve.intensity", { value: p.description_amount.toFixed(2) });
@@ -169,12 +177,14 @@ async function predict(text) {
 
 function curveForRequest() {
   const p = state.prediction;
-  return { curve_z: p.curve_z, description_amount: p.description_amount, text: p.text, model: p.model,
+  const text = p.tuned === undefined ? p.text : `${p.text || ""} tuned`.trim(); // "warm-tuned-graphic.txt"
+  return { curve_z: p.curve_z, description_amount: p.description_amount, text, model: p.model,
            confidence: p.confidence, language: p.language };
 }
 
 function settingsKey() {
-  return JSON.stringify([state.prediction && state.prediction.text, amount(), maxGainDb(), scaling()]);
+  const p = state.prediction;
+  return JSON.stringify([p && p.text, p && p.curve_z, amount(), maxGainDb(), scaling()]);
 }
 
 // ---------- audio ----------

@@ -60,12 +60,17 @@ function drawAxes(svg, rangeDb, titles) {
 }
 
 // Axes (titles: {frequency, gain}) and, when gains is given, the curve through freqs_hz; dashed when it is a guess.
-function drawCurve(svg, freqsHz, gains, titles, guess) {
+// ``others`` (optional) are further curves drawn thin underneath, e.g. the versions being rated in tune mode.
+function drawCurve(svg, freqsHz, gains, titles, guess, others) {
   svg.replaceChildren();
-  const peak = gains ? Math.max(...gains.map(Math.abs)) : 0;
+  const extra = gains ? others || [] : [];
+  const peak = gains ? Math.max(...gains.map(Math.abs), ...extra.flat().map(Math.abs)) : 0;
   const rangeDb = Math.max(6, Math.ceil((peak + 0.5) / 3) * 3);
   drawAxes(svg, rangeDb, titles);
   if (!gains) return;
+  const probes = el("g", { class: "probes" }, svg);
+  extra.forEach((g, i) => el("path", { d: smoothPath(freqsHz.map((hz, j) => [xOf(hz), yOf(g[j], rangeDb)])),
+                                         class: `probe probe-${i}` }, probes));
   const points = freqsHz.map((hz, i) => [xOf(hz), yOf(gains[i], rangeDb)]);
   const line = smoothPath(points);
   const zeroY = yOf(0, rangeDb).toFixed(1);
