@@ -158,12 +158,24 @@ class Config(Section):
     # "records": fit on every record, as the study did; "words": on each training word's mean curve.
     # Scores are per record either way.
     train_on: Literal["records", "words"] = "records"
+    # A training word's stored curve (what predict answers for a known word): m + n/(n + λ)·(ȳ − m), with ȳ the
+    # mean of its n records, m the model's out-of-fold prediction for it, λ in records. Candidates: the objective
+    # chooses one from the training words (``search.objective.choose_word_prior``), like ridge's alpha.
+    word_prior_records: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 256.0],
+                                            min_length=1)
     embedders: EmbedderConfig = Field(default_factory=EmbedderConfig)  # type: ignore[valid-type]
     head: HeadConfig = Field(default_factory=HeadConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+
+    @field_validator("word_prior_records")
+    @classmethod
+    def _prior(cls, value: list[float]) -> list[float]:
+        if any(v < 0 for v in value):
+            raise ValueError(f"candidates must be zero or more records, got {value}")
+        return value
 
 
 # Settings that change where or how fast a study runs, not what a trial computes: left out of the study hash.
