@@ -15,8 +15,9 @@ What remains of a clause is embedded as a phrase; with a ``vocabulary`` (the mod
 a phrase typed without its accents ("calido") becomes the known descriptor ("cálido"). The curve of the
 description is the weighted sum of the clauses' z shapes (each opposite clause flipped), rescaled to a z
 shape; its ``amount`` is the largest absolute weight, so "very warm" is the shape of "warm" at 1.5 times the
-gain, and "less bright" is the shape of "bright" turned upside down. Only text handling here: the model is
-passed in.
+gain, and "less bright" is the shape of "bright" turned upside down. The words around the phrases also tell the
+language: ``function_words`` and ``function_word_votes`` ("un poco más brillante" is Spanish, "less brillante"
+has an English word). Only text handling here: the model is passed in.
 """
 
 from __future__ import annotations
