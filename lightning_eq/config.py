@@ -1,7 +1,7 @@
 """One typed config tree (pydantic). YAML files and dotted ``--set`` overrides are validated here, and only here.
 
-Sections: ``data`` (which records), ``train_on``, ``word_prior_records`` (known words), ``embedders`` (one sub-section per embedder, declared by its
-adapter: see ``lightning_eq.embeddings.registry``), ``head`` (the dense network and its training), ``ensemble``
+Sections: ``data`` (which records), ``train_on``, ``word_prior_records`` (known words), ``embedders`` (one
+sub-section per embedder, declared by its adapter: see ``lightning_eq.embeddings.registry``), ``head`` (the dense network and its training), ``ensemble``
 (which embeddings the ensemble models read), ``baseline`` (knn and ridge), ``trainer`` (hardware, seed) and
 ``sweep`` (the objective and how a study runs). An unknown key or a wrong type anywhere is a ConfigError that
 names the setting.
@@ -170,8 +170,8 @@ class Config(Section):
     # A training word's stored curve (what predict answers for a known word): m + n/(n + λ)·(ȳ − m), with ȳ the
     # mean of its n records, m the model's out-of-fold prediction for it, λ in records. Candidates: the objective
     # chooses one from the training words (``search.objective.choose_word_prior``), like ridge's alpha.
-    word_prior_records: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 256.0],
-                                            min_length=1)
+    word_prior_records: list[float] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 256.0], min_length=1)
     embedders: EmbedderConfig = Field(default_factory=EmbedderConfig)  # type: ignore[valid-type]
     head: HeadConfig = Field(default_factory=HeadConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)

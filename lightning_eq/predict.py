@@ -4,9 +4,9 @@ that language, embed it the way that model was trained, run the model, say how s
 Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model).
 With one model there is nothing to route: it answers everything. A phrase that is one of a route's training
 words gets that word's stored curve (its records' mean shrunk toward the model's out-of-fold prediction by how
-many records it has: one rater does not override the model); any other phrase the model's prediction. Inference imports neither Lightning nor the
-training code: neural models predict with their numpy weights (torch loads only to embed a new phrase with a
-transformer model).
+many records it has: one rater does not override the model); any other phrase the model's prediction.
+Inference imports neither Lightning nor the training code: neural models predict with their numpy weights
+(torch loads only to embed a new phrase with a transformer model).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Save and load trained models (neural or baseline) with the config that built them.
 
-A model file is a pickle of {"format", "key", "config", "model", "metrics", "coverage", "words", "known"}: everything predict needs to
-embed new text the same way and run the model. Model files are written by `evaluate`/`run` under
+A model file is a pickle of {"format", "key", "config", "model", "metrics", "coverage", "words", "known"}:
+everything predict needs to embed new text the same way, run the model and answer its training words. Model files are written by `evaluate`/`run` under
 ``models/`` (git-ignored); only load files you made yourself, as with any pickle.
 """
 

@@ -7,7 +7,8 @@ folds is kept beside it. A neural trial trains every fold (times ``sweep.seeds``
 one LightningModule; each epoch the pruner sees the running mean over the folds, and the epoch with the lowest
 mean is the number of epochs the refit trains. knn and ridge score every candidate k or alpha on the same
 folds and keep the best. Whatever the folds chose is returned as ``resolved`` settings, so a refit on all the
-training words is fully determined by the trial's stored configuration.
+training words is fully determined by the trial's stored configuration. Every model also resolves the word prior
+λ from its out-of-fold predictions (``with_word_prior``): how far a known word's curve moves toward its records.
 
 Test words never reach this module: callers pass the training rows of their study only.
 """
