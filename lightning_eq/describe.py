@@ -15,13 +15,15 @@ What remains of a clause is embedded as a phrase; with a ``vocabulary`` (the mod
 a phrase typed without its accents ("calido") becomes the known descriptor ("cálido"). The curve of the
 description is the weighted sum of the clauses' z shapes (each opposite clause flipped), rescaled to a z
 shape; its ``amount`` is the largest absolute weight, so "very warm" is the shape of "warm" at 1.5 times the
-gain, and "less bright" is the shape of "bright" turned upside down. Only text handling here: the model is
-passed in.
+gain, and "less bright" is the shape of "bright" turned upside down. The words around the phrases also tell the
+language: ``function_words`` and ``function_word_votes`` ("un poco más brillante" is Spanish, "less brillante"
+has an English word). Only text handling here: the model is passed in.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -32,7 +34,7 @@ from lightning_eq.errors import LightningEqError
 from lightning_eq.language import Vocabulary
 
 # Longest first: "much more" before "more". Values multiply the clause's weight.
-MODIFIERS: dict[str, float] = {
+ENGLISH_MODIFIERS: dict[str, float] = {
     "much more": 1.5, "a lot more": 1.5, "far more": 1.5, "much less": -1.5, "a lot less": -1.5, "far less": -1.5,
     "a little bit": 0.5, "a little": 0.5, "a bit": 0.5, "a touch": 0.5, "a tad": 0.5, "kind of": 0.5, "sort of": 0.5,
     "very": 1.5, "really": 1.5, "quite": 1.25, "super": 2.0, "extremely": 2.0, "incredibly": 2.0, "too": 1.5,
@@ -51,7 +53,22 @@ SPANISH_MODIFIERS: dict[str, float] = {
     "muchísima": 2.0, "muchisima": 2.0, "más": 1.0, "mas": 1.0, "tan": 1.0, "menos": -1.0, "sin": -1.0,
     "nada de": -1.0, "nada": -1.0,
 }
-MODIFIERS.update(SPANISH_MODIFIERS)
+MODIFIERS: dict[str, float] = {**ENGLISH_MODIFIERS, **SPANISH_MODIFIERS}
+# The words that link clauses or fill them out (see SPLIT and FILLER), per language.
+ENGLISH_LINKS = ("and", "but", "with", "plus", "the", "an", "sound", "sounding", "some", "please")
+SPANISH_LINKS = ("y", "pero", "con", "un", "una", "el", "la", "los", "las", "unos", "unas", "de", "del", "suena",
+                 "por", "favor")
+NEUTRAL_WORDS = frozenset({"a", "e", "no", "non", "anti", "super"})  # written alike in both languages
+
+
+def _tokens(words) -> frozenset[str]:
+    return frozenset(t for w in words for t in w.split()) - NEUTRAL_WORDS
+
+
+# Intensity, opposite and linking words that tell the language of a description: "un poco más brillante" is
+# Spanish even though "brillante" is an English training word too.
+ENGLISH_FUNCTION_WORDS = _tokens([*ENGLISH_MODIFIERS, *ENGLISH_LINKS]) - _tokens([*SPANISH_MODIFIERS, *SPANISH_LINKS])
+SPANISH_FUNCTION_WORDS = _tokens([*SPANISH_MODIFIERS, *SPANISH_LINKS]) - _tokens([*ENGLISH_MODIFIERS, *ENGLISH_LINKS])
 SPLIT = re.compile(
     r"\s*(?:[,;/+&]|\band\b|\bbut\b|\bwith\b|\bplus\b|\by\b|\be\b|\bpero\b|\bcon\b)\s*"
     r"|\s+(?=(?:without|sin)\b)"  # "warm without mud": "without mud" is a clause of its own
@@ -60,6 +77,7 @@ FILLER = re.compile(
     r"^(?:and|but|a|an|the|sound|sounding|some|un|una|el|la|los|las|unos|unas|de|del|suena)\s+"
     r"|\s+(?:sound|sounding|please|por favor)$"
 )
+_WORD = re.compile(r"[^\W\d_]+")
 _MODIFIER_RE = re.compile(r"^(" + "|".join(re.escape(m) for m in sorted(MODIFIERS, key=len, reverse=True)) + r")\b\s*")
 
 
@@ -93,6 +111,21 @@ def parse_description(text: str) -> list[Term]:
     if not terms:
         raise LightningEqError(f"No descriptor found in {text!r}; expected words such as 'warm' or 'less boomy'.")
     return terms
+
+
+def function_words(text: str, terms: Sequence[Term] | None = None) -> list[str]:
+    """The words of ``text`` outside its phrases: its intensity, opposite, linking and filler words, lower-cased.
+    ``terms``: ``text`` already parsed."""
+    terms = parse_description(text) if terms is None else terms
+    rest = Counter(_WORD.findall(text.lower()))
+    rest.subtract(Counter(w for t in terms for w in _WORD.findall(t.phrase.lower())))
+    return [w for w, n in rest.items() for _ in range(max(n, 0))]
+
+
+def function_word_votes(words: Iterable[str]) -> tuple[int, int]:
+    """(English, Spanish) counts of ``words`` (see ``function_words``) that only one language uses."""
+    words = list(words)
+    return sum(w in ENGLISH_FUNCTION_WORDS for w in words), sum(w in SPANISH_FUNCTION_WORDS for w in words)
 
 
 def combine(terms: Sequence[Term], shapes_z: np.ndarray) -> tuple[np.ndarray, float]:

@@ -3,13 +3,16 @@
 >>> identify("less boomy"), identify("menos retumbante"), identify("metal")
 ('en', 'es', None)
 
-Two offline signals, restricted to English and Spanish, both loaded on the first call (never at import):
+Three offline signals, restricted to English and Spanish, the last two loaded on the first call (never at import):
 
-1. Dictionary evidence (simplemma's word lists, which hold inflected forms): a word known in one language
+1. Intensity, opposite and linking words (``describe``'s lists: "muy", "un poco", "más", "menos", "sin", "no tan"
+   against "very", "a bit", "more", "less", "without"...) count for their language, so "un poco más brillante"
+   is Spanish although "brillante" is also an English word. Words written alike ("no", "super") count for neither.
+2. Dictionary evidence (simplemma's word lists, which hold inflected forms): a word known in one language
    only, or written with Spanish letters (á é í ó ú ñ ü ¿ ¡), is evidence for that language. Words of both
-   lists ("metal", "normal", "no", "a") and unknown words are no evidence. Evidence for one language only
-   decides; evidence for both is a mixed description (None).
-2. Without dictionary evidence, lingua's character n-gram model decides when it is at least
+   lists ("metal", "normal", "no", "a") and unknown words are no evidence. Evidence (1 and 2 together) for one
+   language only decides; evidence for both is a mixed description (None): "less brillante".
+3. Without such evidence, lingua's character n-gram model decides when it is at least
    ``MIN_CONFIDENCE`` sure; single words rarely are, and then the answer is None.
 
 None means "send it to the multilingual model". Loading both takes about a second (simplemma's two
@@ -79,6 +82,24 @@ def dictionary_votes(text: str) -> tuple[int, int]:
     return en, es
 
 
+def votes(text: str) -> tuple[int, int]:
+    """(English, Spanish) evidence: the description's intensity, opposite and linking words by describe.py's lists
+    ("un poco más", "menos", "very", "less"...), and its other words by ``dictionary_votes``."""
+    from lightning_eq.describe import function_word_votes, function_words  # describe imports this module
+    from lightning_eq.errors import LightningEqError
+
+    try:
+        function = function_words(text)
+    except LightningEqError:  # nothing but modifiers ("very"): no phrase to tell apart
+        function = []
+    rest = _TOKEN.findall(text.lower())
+    for word in function:
+        rest.remove(word)
+    fn_en, fn_es = function_word_votes(function)
+    dict_en, dict_es = dictionary_votes(" ".join(rest))
+    return fn_en + dict_en, fn_es + dict_es
+
+
 def spanish_probability(text: str) -> float:
     """lingua's confidence that ``text`` is Spanish rather than English, 0..1."""
     values = {c.language.iso_code_639_1.name.lower(): c.value for c in _lingua().compute_language_confidence_values(text)}
@@ -90,7 +111,7 @@ def identify(text: str) -> Language | None:
     """"en", "es", or None when the evidence is weak or the description mixes both languages."""
     if not isinstance(text, str) or not _TOKEN.search(text):
         return None
-    en, es = dictionary_votes(text)
+    en, es = votes(text)
     if en and es:
         return None
     if en or es:
@@ -112,10 +133,15 @@ class Vocabulary:
     """Known descriptors, looked up with or without accents: ``Vocabulary.of(["cálido"]).match("calido") == "cálido"``."""
 
     def __init__(self, words: Iterable[str]):
-        self.words = frozenset(" ".join(unicodedata.normalize("NFC", w).lower().split()) for w in words)
+        self.words = frozenset(self.key(w) for w in words)
         self._folded: dict[str, str] = {}
         for word in sorted(self.words):  # where two words fold alike, the first in sorted order wins
             self._folded.setdefault(fold_accents(word), word)
+
+    @staticmethod
+    def key(word: str) -> str:
+        """How a descriptor is stored: NFC, lower-cased, single spaces."""
+        return " ".join(unicodedata.normalize("NFC", word).lower().split())
 
     @classmethod
     def of(cls, words: Iterable[str]) -> Vocabulary:
@@ -123,7 +149,7 @@ class Vocabulary:
 
     def match(self, phrase: str) -> str:
         """The known descriptor ``phrase`` is (exactly, else once its accents are folded), else ``phrase`` as typed."""
-        key = " ".join(unicodedata.normalize("NFC", phrase).lower().split())
+        key = self.key(phrase)
         if key in self.words:
             return key
         return self._folded.get(fold_accents(key), phrase)

@@ -2,9 +2,11 @@
 that language, embed it the way that model was trained, run the model, say how sure it is.
 
 Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model).
-With one model there is nothing to route: it answers everything. Inference imports neither Lightning nor the
-training code: neural models predict with their numpy weights (torch loads only to embed a new phrase with a
-transformer model).
+With one model there is nothing to route: it answers everything. A phrase that is one of a route's training
+words gets that word's stored curve (its records' mean shrunk toward the model's out-of-fold prediction by how
+many records it has: one rater does not override the model); any other phrase the model's prediction.
+Inference imports neither Lightning nor the training code: neural models predict with their numpy weights
+(torch loads only to embed a new phrase with a transformer model).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from lightning_eq.curves import EqCurve, unit_to_z
-from lightning_eq.describe import parse_description, describe
+from lightning_eq.describe import describe, function_word_votes, function_words, parse_description
 from lightning_eq.embeddings.base import clean_texts
 from lightning_eq.errors import LightningEqError
 from lightning_eq.models.store import DEFAULT_MODELS_DIR, StoredModel, load_model
@@ -35,15 +37,21 @@ class Route:
         self.key = stored.key
         self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
         self.vocabulary = Vocabulary(stored.words)
+        # A known training word's curve (its records shrunk toward the model's out-of-fold prediction), z scale.
+        self.known = {Vocabulary.key(w): unit_to_z(c) for w, c in (getattr(stored, "known", None) or {}).items()}
 
     def features(self, phrases: Sequence[str]) -> dict[str, np.ndarray]:
         texts = clean_texts(phrases)
         return {k: e.embed(texts) for k, e in self.embedders.items()}
 
     def predict_z(self, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """((N, 40) z-scale curves, (N,) confidence or None when the model has no coverage)."""
+        """((N, 40) z-scale curves, (N,) confidence or None when the model has no coverage). A phrase that is one of
+        the route's training words (as ``describe`` matched it) gets its stored curve, any other the model's."""
         features = self.features(phrases)
         curves = unit_to_z(self.stored.model.predict(features, len(phrases)))
+        for i, phrase in enumerate(phrases):
+            if phrase in self.known:
+                curves[i] = self.known[phrase]
         coverage = getattr(self.stored, "coverage", None)
         return curves, None if coverage is None else np.asarray(coverage.score(features), dtype=float)
 
@@ -85,17 +93,21 @@ class Predictor:
 
     def language(self, text: str, terms: Sequence | None = None) -> str | None:
         """"en", "es" or None (mixed or unknown). Descriptions made only of words one route trained on (and the
-        other did not) are that route's language without asking the identifier, whose dictionaries take a
-        second to load; anything else goes to ``language.identify``. ``terms``: ``text`` already parsed."""
+        other did not), with no intensity or opposite word of the other language ("un poco más brillante" is not
+        English although "brillante" is an English training word), are that route's language without asking the
+        identifier, whose dictionaries take a second to load; anything else goes to ``language.identify``.
+        ``terms``: ``text`` already parsed."""
         from lightning_eq.language import identify
 
         if self.routed:
             other = self.routes["multi"].vocabulary
-            phrases = [t.phrase for t in (parse_description(text) if terms is None else terms)]
+            terms = parse_description(text) if terms is None else terms
+            phrases = [t.phrase for t in terms]
+            english, spanish = function_word_votes(function_words(text, terms))
             only_other = [other.match(p) in self.other_only for p in phrases]
-            if all(p in self.english_words for p in phrases) and not any(only_other):
+            if not spanish and all(p in self.english_words for p in phrases) and not any(only_other):
                 return "en"
-            if all(only_other):
+            if not english and all(only_other):
                 return "es"
         return identify(text)
 

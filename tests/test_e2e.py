@@ -87,14 +87,15 @@ def test_bright_lifts_the_top_boomy_the_bottom_and_less_bright_tilts_the_other_w
 
 def test_spanish_goes_to_the_multilingual_route_and_its_phrases_work(default_model):
     warm, calido, sin_acento, menos, muy = default_model.predict(["warm", "cálido", "calido", "menos brillante", "muy cálido"])
-    brillante = default_model.predict(["brillante"])[0]
+    brillante, muy_brillante, un_poco_mas = default_model.predict(["brillante", "muy brillante", "un poco más brillante"])
     assert (warm.language, warm.model) == ("en", "gpt")
-    assert all((c.language, c.model) == ("es", "e5") for c in (calido, sin_acento, muy))
-    # "brillante" is also an English descriptor of SocialEQ (typed by English raters): the English route trained on
-    # it answers; either way "menos brillante" goes where "brillante" goes
-    assert menos.model == brillante.model
+    assert all((c.language, c.model) == ("es", "e5") for c in (calido, sin_acento, muy, menos, muy_brillante, un_poco_mas))
+    # "brillante" is also an English descriptor of SocialEQ (one record): alone, every phrase is an English training
+    # word and the English route answers; with Spanish intensity or opposite words, the multilingual route does
+    assert (brillante.language, brillante.model) == ("en", "gpt")
     np.testing.assert_array_equal(sin_acento.curve_z, calido.curve_z)  # accents or their absence
-    assert pearson_rows(menos.curve_z[None], brillante.curve_z[None])[0] == pytest.approx(-1.0)  # the other way
+    assert pearson_rows(menos.curve_z[None], muy_brillante.curve_z[None])[0] == pytest.approx(-1.0)  # the other way
+    assert pearson_rows(un_poco_mas.curve_z[None], muy_brillante.curve_z[None])[0] == pytest.approx(1.0)
     assert muy.amount == 1.5 and pearson_rows(muy.curve_z[None], calido.curve_z[None])[0] == pytest.approx(1.0)
     assert np.abs(muy.to_db().values).max() == pytest.approx(1.5 * np.abs(calido.to_db().values).max(), rel=1e-3)
 

@@ -20,6 +20,14 @@ def test_spanish(text):
     assert identify(text) == "es"
 
 
+@pytest.mark.parametrize("text, expected", [("sin graves", "es"), ("no tan brillante", "es"), ("more bass", "en"),
+                                            ("un poco más brillante", "es"), ("less brillante", None)])
+def test_intensity_and_opposite_words_count_for_their_language(text, expected):
+    """Regression: "sin" and "tan" are English dictionary words too, so "sin graves" and "no tan brillante" were
+    unknown (None); as describe.py's opposite and intensity words they are Spanish."""
+    assert identify(text) == expected
+
+
 @pytest.mark.parametrize("text", ["metal", "normal", "nasal", "warm y brillante", "muy warm", "", "  ", "42", "!!"])
 def test_ambiguous_mixed_and_empty_are_none(text):
     """Words of both dictionaries, mixed descriptions and texts without letters go to the multilingual model."""

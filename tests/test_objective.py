@@ -40,7 +40,8 @@ def test_a_neural_trial_trains_all_folds_at_once_and_keeps_the_best_mean_epoch(t
     result = cross_validate("glove", merge(Config(), FAST), table, vectors)
     epochs = result.epoch_values
     best = int(np.argmin(epochs))
-    assert result.resolved == {"head.max_epochs": best + 1}
+    assert result.resolved["head.max_epochs"] == best + 1
+    assert set(result.resolved) == {"head.max_epochs", "word_prior_records"}
     assert result.value == pytest.approx(epochs[best]) and result.value == pytest.approx(np.mean(result.fold_values))
     assert 1 <= len(epochs) <= 6 and result.metrics["val/best_epoch"] == best
 

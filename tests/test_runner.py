@@ -41,7 +41,7 @@ def test_a_study_runs_to_its_budget_with_the_default_as_trial_zero(tmp_path, tab
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 4
     zero = trials[0]
     assert zero.user_attrs["default"] is True and default_trial(study).number == 0
-    assert zero.params == {"head.dropout": 0.5, "head.lr": 0.1}
+    assert zero.params == {"head.dropout": 0.2, "head.lr": 0.1}
     stored = trial_config(zero)
     assert stored.head.max_epochs <= plan.base.head.max_epochs  # resolved: the epochs the inner folds chose
     assert to_dict(stored.embedders) == to_dict(plan.base.embedders) and stored.head.hidden_sizes == [16]

@@ -109,9 +109,9 @@ def test_bad_spaces_are_refused_on_load(change, words):
 
 
 def test_a_default_outside_its_space_is_refused(tmp_path):
-    (tmp_path / "glove.yaml").write_text("model: glove\nspace: {head.dropout: {low: 0.0, high: 0.3}}\n")
+    (tmp_path / "glove.yaml").write_text("model: glove\nspace: {head.dropout: {low: 0.3, high: 0.6}}\n")
     spec = load_spec("glove", tmp_path)
-    with pytest.raises(ConfigError, match="the default head.dropout = 0.5 is outside"):
+    with pytest.raises(ConfigError, match="the default head.dropout = 0.2 is outside"):
         default_params(spec, spec.base_config(Config()))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repository, for lightning_eq.models (torch, lightning, numpy only)
 
-HEAD = dict(hidden_sizes=[256, 128], dropout=0.5, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0,
+HEAD = dict(hidden_sizes=[256, 128], dropout=0.2, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0,
             scheduler="step", lr_step_updates=10000, lr_gamma=0.5, batch_size=32, max_epochs=60, patience=10,
             attention_dim=64, input_dropout=0.0, standardize=True)  # lightning_eq.config.HeadConfig's defaults
 

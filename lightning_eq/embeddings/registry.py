@@ -45,7 +45,10 @@ class GptSettings(Settings):
     # Hidden states read: an index (0 = token embeddings, -1 = last), "a-b" (the mean of layers a..b) or
     # "middle" (n_layers // 2: 15 of SmolLM2's 30), a plain a-priori default. The sweeps search it.
     layer: int | str = "middle"
-    prompt: str = "The sound is {text}."  # the description is placed at {text}; only its tokens are pooled
+    # The description is placed at {text}; only its tokens are pooled. A priori: the plainest sentence that keeps
+    # the description off the first position, whose hidden states a decoder uses as an attention sink (Xiao et
+    # al., "Efficient Streaming Language Models with Attention Sinks", 2023). The sweeps search other prompts.
+    prompt: str = "The sound is {text}."
     pooling: Literal["mean", "last"] = "mean"  # mean of the description's tokens, or its last token
 
     @field_validator("layer")

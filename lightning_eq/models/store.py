@@ -1,7 +1,7 @@
 """Save and load trained models (neural or baseline) with the config that built them.
 
-A model file is a pickle of {"format", "key", "config", "model", "metrics"}: everything predict needs to
-embed new text the same way and run the model. Model files are written by `evaluate`/`run` under
+A model file is a pickle of {"format", "key", "config", "model", "metrics", "coverage", "words", "known"}:
+everything predict needs to embed new text the same way, run the model and answer its training words. Model files are written by `evaluate`/`run` under
 ``models/`` (git-ignored); only load files you made yourself, as with any pickle.
 """
 
@@ -30,6 +30,9 @@ class StoredModel:
     metrics: dict = field(default_factory=dict)
     coverage: object = None  # models.confidence.Coverage fitted on the training words' vectors, or None
     words: tuple[str, ...] = ()  # the training descriptors (a phrase typed without accents is matched to them)
+    # {training word: (40,) unit curve}: what predict answers for a known word, its records' mean shrunk toward
+    # the model's out-of-fold prediction by how many records it has (``search.objective.known_word_curves``)
+    known: dict | None = None
 
     @property
     def embedder_keys(self) -> tuple[str, ...]:
@@ -42,7 +45,8 @@ def save_model(stored: StoredModel, models_dir: str | Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     path = models_dir / f"{stored.key}.pkl"
     payload = {"format": FORMAT, "key": stored.key, "config": to_dict(stored.config), "model": stored.model,
-               "metrics": stored.metrics, "coverage": stored.coverage, "words": list(stored.words)}
+               "metrics": stored.metrics, "coverage": stored.coverage, "words": list(stored.words),
+               "known": stored.known}
     fd, tmp = tempfile.mkstemp(dir=models_dir, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         pickle.dump(payload, f)
@@ -86,4 +90,4 @@ def load_model(models_dir: str | Path, key: str | None = None) -> StoredModel:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelNotFound(f"{models_dir / key}.pkl was written by another version of lightning-eq; retrain it with `lightning-eq run`.")
     return StoredModel(payload["key"], from_dict(payload["config"], str(models_dir / f"{key}.pkl")), payload["model"], payload["metrics"],
-                       payload.get("coverage"), tuple(payload.get("words", ())))
+                       payload.get("coverage"), tuple(payload.get("words", ())), payload.get("known"))

@@ -7,7 +7,8 @@ folds is kept beside it. A neural trial trains every fold (times ``sweep.seeds``
 one LightningModule; each epoch the pruner sees the running mean over the folds, and the epoch with the lowest
 mean is the number of epochs the refit trains. knn and ridge score every candidate k or alpha on the same
 folds and keep the best. Whatever the folds chose is returned as ``resolved`` settings, so a refit on all the
-training words is fully determined by the trial's stored configuration.
+training words is fully determined by the trial's stored configuration. Every model also resolves the word prior
+λ from its out-of-fold predictions (``with_word_prior``): how far a known word's curve moves toward its records.
 
 Test words never reach this module: callers pass the training rows of their study only.
 """
@@ -113,7 +114,7 @@ def cross_validate(key: str, cfg: Config, table: Table, vectors: Vectors, callba
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=cfg.trainer.num_threads or None):
-        return _cross_validate(key, cfg, table, vectors, callbacks)
+        return with_word_prior(_cross_validate(key, cfg, table, vectors, callbacks), cfg, table)
 
 
 def _cross_validate(key: str, cfg: Config, table: Table, vectors: Vectors, callbacks: Sequence) -> CVResult:
@@ -180,3 +181,59 @@ def _neural(key, cfg, fit_rows, fit_fold, fit_x, val, val_fold, val_x, k, callba
     result.value, result.stderr, result.fold_values = mean, se, per_fold[best].tolist()
     result.metrics.update({MONITOR: mean, f"{MONITOR}_se": se, "val/best_epoch": float(best)})
     return result
+
+
+# A known word's curve: what the model predicts for it, moved toward its own records by how many there are.
+def choose_word_prior(oof: np.ndarray, table: Table, candidates: Sequence[float]) -> tuple[float, float]:
+    """(λ in records, its MAE per held-out record): among ``candidates``, the λ whose shrunk curve
+    m + (n-1)/(n-1+λ)·(ȳ₋ⱼ − m) best predicts each record j of a word with n >= 2 records from the mean ȳ₋ⱼ of the
+    word's other records and the word's out-of-fold prediction m (leave one record out). ``oof``: (N, 40)
+    out-of-fold predictions of ``table``'s rows (a study's training words only). Without a word of two records
+    nothing says a word's own record beats the model: the largest candidate, MAE NaN."""
+    candidates = np.asarray(candidates, dtype=float)
+    rows: dict[str, list[int]] = {}
+    for i, word in enumerate(table.words):
+        rows.setdefault(word, []).append(i)
+    errors, count = np.zeros(len(candidates)), 0
+    for index in (np.array(r) for r in rows.values() if len(r) >= 2):
+        y, m, n = table.curves_unit[index], oof[index].mean(axis=0), len(index)
+        others = (y.sum(axis=0) - y) / (n - 1)  # (n, 40): the mean of the other records, per held-out record
+        keep = (n - 1) / (n - 1 + candidates)  # (C,)
+        pred = m + keep[:, None, None] * (others - m)[None]  # (C, n, 40)
+        errors += np.abs(pred - y[None]).mean(axis=2).sum(axis=1)
+        count += n
+    if not count:
+        return float(candidates.max()), float("nan")
+    best = int(np.argmin(errors))
+    return float(candidates[best]), float(errors[best] / count)
+
+
+def with_word_prior(result: CVResult, cfg: Config, table: Table) -> CVResult:
+    """``result`` with the λ the training words chose (``choose_word_prior``) among ``cfg.word_prior_records``, as
+    a resolved setting, and its leave-one-record-out MAE as ``val/known_word_mae_unit``. The objective's value is
+    unchanged: it scores words the model never saw, whose curves no λ touches."""
+    prior, mae = choose_word_prior(result.oof, table, cfg.word_prior_records)
+    result.resolved["word_prior_records"] = [prior]
+    if math.isfinite(mae):
+        result.metrics["val/known_word_mae_unit"] = mae
+    return result
+
+
+def shrunk_word_curves(oof: np.ndarray, table: Table, prior_records: float) -> dict[str, np.ndarray]:
+    """{training word: (40,) unit curve m + n/(n+λ)·(ȳ − m)}: ȳ the mean of its n records, m its out-of-fold
+    prediction ``oof`` (never an in-sample one, which repeats the records), λ = ``prior_records``."""
+    names, means = group_means(table.curves_unit, table.words)
+    _, oof_means = group_means(oof, table.words)
+    counts = {}
+    for word in table.words:
+        counts[word] = counts.get(word, 0) + 1
+    n = np.array([counts[w] for w in names], dtype=float)[:, None]
+    return dict(zip(names, oof_means + n / (n + prior_records) * (means - oof_means)))
+
+
+def known_word_curves(key: str, cfg: Config, table: Table, vectors: Vectors) -> dict[str, np.ndarray]:
+    """Every training word's stored curve for model ``key`` refitted with the resolved ``cfg`` on ``table``: its
+    configuration cross-validated again over ``table`` for each word's out-of-fold prediction and λ."""
+    cv = cross_validate(key, cfg, table, vectors)
+    return shrunk_word_curves(cv.oof, table, cv.resolved["word_prior_records"][0])
+

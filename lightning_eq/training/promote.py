@@ -33,8 +33,11 @@ def fit_confidence(key: str, cfg: Config, table, vectors: Vectors):
 
 
 def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
-    """A fitted model with its confidence."""
-    return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors), tuple(table.vocabulary))
+    """A fitted model with its confidence and its training words' curves (``known_word_curves``)."""
+    from lightning_eq.search.objective import known_word_curves
+
+    return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors), tuple(table.vocabulary),
+                       known_word_curves(key, cfg, table, vectors))
 
 
 def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredModel:
