@@ -50,6 +50,11 @@ NEURAL_KINDS = ("head", "ensemble", "attention")
 DESCRIPTIONS = {k: e.description for k, e in MODELS.items()}
 
 
+def multilingual_keys() -> tuple[str, ...]:
+    """The head keys whose embedder is multilingual (``embeddings.registry``'s ``multilingual`` flag)."""
+    return tuple(k for k, e in EMBEDDERS.items() if e.multilingual)
+
+
 def check_model_key(key: str) -> str:
     if key not in MODELS:
         raise ConfigError(f"Unknown model {key!r}. Choose one of: {', '.join(MODEL_KEYS)}.")
