@@ -91,3 +91,26 @@ def test_predictions_json_recomputes_the_nested_table_exactly(job, data_all):
             assert {k: again[k] for k in test} == test  # exactly, not approximately
     assert result.tables["nested"].startswith(nested_rescored(rescored, DESCRIPTIONS))
     assert {r["protocol"] for r in rows} == {"nested", "random"}
+
+
+def test_evaluate_rescore_prints_the_tables_of_a_predictions_file(job, data_all, monkeypatch, capsys):
+    import sys
+
+    from lightning_eq.cli import main
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["lightning-eq", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+        return (code, *capsys.readouterr())
+
+    _, reports = job
+    code, out, _ = cli("evaluate", "--rescore", str(reports / "predictions.json"))
+    assert code == 0
+    assert nested_rescored(rescore(json.loads((reports / "predictions.json").read_text()), data_all), DESCRIPTIONS) in out
+    assert "Random 80/20 split" in out
+    code, out, err = cli("evaluate", "--rescore", str(reports / "evaluation.md"))
+    assert code == 1 and "not a predictions file" in err and err.count("\n") == 1

@@ -53,11 +53,12 @@ def markdown(summary: list[dict], descriptions: dict[str, str] | None = None) ->
         rows = sorted((r for r in summary if r["protocol"] == protocol), key=lambda r: r["test/mae_unit"])
         if not rows:
             continue
-        out += [f"### {title}", "", "| model | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-                "|---|" + "---:|" * len(COLUMNS)]
+        columns = [c for c in COLUMNS if c[0] in rows[0]]  # a rescored predictions file has no train/* figures
+        out += [f"### {title}", "", "| model | " + " | ".join(h for _, h, _ in columns) + " |",
+                "|---|" + "---:|" * len(columns)]
         for r in rows:
             cells = []
-            for key, _, fmt in COLUMNS:
+            for key, _, fmt in columns:
                 cell = fmt.format(r[key])
                 if r["n_splits"] > 1 and not fmt.endswith("%}"):
                     cell += " ± " + fmt.format(r[f"{key}_std"])
