@@ -153,7 +153,8 @@ def ui(tracking_uri: str = TrackingUri, host: str = Host,
 @app.command()
 def promote(
     model: Optional[str] = typer.Option(None, "--model", help="Promote this model key for English (default: the model "
-                                        "whose all-words study reached the lowest cross-validated MAE)."),
+                                        "whose all-words study reached the lowest cross-validated MAE on the English words; a multilingual champion "
+                                        "answers every language)."),
     storage: str = Storage,
     tracking_uri: str = TrackingUri,
     cache_dir: Optional[str] = CacheDir,

@@ -272,13 +272,14 @@ def study_summary(study) -> dict:
 
 
 def choose_champion(values: dict[str, tuple[float, float]]) -> tuple[str, str]:
-    """(model key, reason) with the lowest ``all``-study objective; ``values`` maps key -> (objective, stderr)."""
+    """(model key, reason) with the lowest objective over the English validation records; ``values`` maps key ->
+    (that value, its standard error). A model within one combined standard error of it is named in the reason."""
     if not values:
         raise ValueError("no finished study to choose from")
     key = min(values, key=lambda k: values[k][0])
     value, se = values[key]
     close = sorted(k for k, (v, s) in values.items() if k != key and v - value < math.hypot(se, s))
-    reason = f"lowest cross-validated MAE over all words, {value:.4f} ± {se:.4f}"
+    reason = f"lowest cross-validated MAE on the English words, {value:.4f} ± {se:.4f}"
     if close:
         reason += f"; within one standard error of it: {', '.join(close)} (the data cannot separate them)"
     return key, reason

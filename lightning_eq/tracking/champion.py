@@ -96,8 +96,9 @@ def download_champion(tracking_uri: str) -> Path:
     from mlflow.exceptions import MlflowException
 
     try:
+        # The registry too: left out, MLflow asks the process's global one (the last store anything registered in).
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{REGISTERED_MODEL}@{CHAMPION}",
-                                                    tracking_uri=tracking_uri)
+                                                    tracking_uri=tracking_uri, registry_uri=tracking_uri)
     except (MlflowException, OSError) as err:
         raise ModelNotFound(f"{REGISTERED_MODEL}@{CHAMPION} in {tracking_uri} cannot be loaded ({err}). Promote again "
                             "with `lightning-eq promote`.") from err
