@@ -288,29 +288,6 @@ def evaluate_defaults(cfg: Config, models: Sequence[str], protocols: Sequence[st
     return DefaultsResult(table, paths)
 
 
-def rescore_predictions(path: Path, data_path: str | None = None) -> str:
-    """`lightning-eq evaluate --rescore FILE`: the nested table (the procedure and every model) and the other
-    protocols' tables of a predictions file, recomputed from its rows and the data (``training.evaluate.rescore``)."""
-    from lightning_eq.errors import DataError
-    from lightning_eq.training.evaluate import rescore
-    from lightning_eq.training.report import nested_rescored
-
-    try:
-        rows = json.loads(Path(path).read_text())
-        rows[0]["curve_z"]  # noqa: B018  (a list of prediction rows)
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
-        raise DataError(f"{path} is not a predictions file of lightning-eq ({err}); write one with `lightning-eq run` "
-                        "(reports/predictions.json) or `lightning-eq evaluate --predictions FILE`.") from None
-    results = rescore(rows, load_records(data_path or None, "all"))
-    out = []
-    if any(r["protocol"] == "nested" for r in results):
-        out += ["### Nested estimate, English test words (recomputed from the predictions)", "",
-                nested_rescored(results, DESCRIPTIONS), ""]
-    others = [r for r in results if r["protocol"] != "nested"]
-    return "\n".join(out) + (markdown(summarise([{k: v for k, v in r.items() if k != "config"} for r in others]), DESCRIPTIONS)
-                             if others else "")
-
-
 def _raters_note(data, hq_words: list[str]) -> str:
     """A reference line: how well the other raters of the same test word predict each English test record."""
     from lightning_eq.curves import z_to_unit

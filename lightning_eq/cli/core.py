@@ -79,9 +79,9 @@ def evaluate(
     Settings with candidates (the epoch count, k, alpha) are chosen by inner folds inside each training part;
     test words are scored once. For searched configurations, use `sweep` or `run` (the nested estimate)."""
     if rescore_file is not None:
-        from lightning_eq.pipeline import rescore_predictions
+        from lightning_eq.training.evaluate import rescore_file as rescored
 
-        typer.echo(rescore_predictions(rescore_file))
+        typer.echo(rescored(rescore_file))
         return
     if protocol not in ("both", "words", "random"):
         raise ConfigError(f"Unknown protocol {protocol!r}; use words, random or both.")

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from lightning_eq.cli import app
-from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri, base_config
+from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri, base_config, parse_models
 from lightning_eq.cli.sweeps import Storage, check_uris
 from lightning_eq.errors import ConfigError
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @app.command()
 def run(
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model keys (default: every model; "
+                                         "the nested estimate of the procedure chooses among these)."),
     trials: Optional[int] = typer.Option(None, "--trials", help="Trials per study (default: each sweeps/*.yaml's "
                                          "sweep.trials: 20 for the neural models, 40 for knn and ridge)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes per study."),
@@ -42,7 +44,7 @@ def run(
 
     cfg = base_config(cache_dir)
     start = time.perf_counter()
-    result = run_job(cfg, Job(trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
+    result = run_job(cfg, Job(models=parse_models(models), trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
                               reports_dir=reports_dir, models_dir=models_dir, cache_dir=cache_dir))
     promotion = None
     if promote:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,30 @@ def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs:
                 on_step(f"{split.protocol} {split.name} {key}: test MAE {metrics['test/mae_unit']:.4f}, "
                         f"word r {metrics['test/r_word']:.2f}")
     return result
+
+
+def rescore_file(path: Path, data_path: str | None = None) -> str:
+    """`lightning-eq evaluate --rescore FILE`: the nested table (the procedure and every model) and the other
+    protocols' tables of a predictions file, recomputed from its rows and the data (``training.evaluate.rescore``)."""
+    from lightning_eq.data.socialeq import load_records
+    from lightning_eq.errors import DataError
+    from lightning_eq.models.catalog import DESCRIPTIONS
+    from lightning_eq.training.report import markdown, nested_rescored, summarise
+
+    try:
+        rows = json.loads(Path(path).read_text())
+        rows[0]["curve_z"]  # noqa: B018  (a list of prediction rows)
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
+        raise DataError(f"{path} is not a predictions file of lightning-eq ({err}); write one with `lightning-eq run` "
+                        "(reports/predictions.json) or `lightning-eq evaluate --predictions FILE`.") from None
+    results = rescore(rows, load_records(data_path or None, "all"))
+    out = []
+    if any(r["protocol"] == "nested" for r in results):
+        out += ["### Nested estimate, English test words (recomputed from the predictions)", "",
+                nested_rescored(results, DESCRIPTIONS), ""]
+    others = [r for r in results if r["protocol"] != "nested"]
+    return "\n".join(out) + (markdown(summarise([{k: v for k, v in r.items() if k != "config"} for r in others]), DESCRIPTIONS)
+                             if others else "")
 
 
 def outer_parts(data: SocialEQ, hq_words: list[str], cfg: Config, fold: int) -> tuple[Table, Table]:
