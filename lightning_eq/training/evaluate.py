@@ -163,9 +163,8 @@ def rescore_file(path: Path, data_path: str | None = None) -> str:
     if any(r["protocol"] == "nested" for r in results):
         out += ["### Nested estimate, English test words (recomputed from the predictions)", "",
                 nested_rescored(results, DESCRIPTIONS), ""]
-    others = [r for r in results if r["protocol"] != "nested"]
-    return "\n".join(out) + (markdown(summarise([{k: v for k, v in r.items() if k != "config"} for r in others]), DESCRIPTIONS)
-                             if others else "")
+    others = [{k: v for k, v in r.items() if k != "config"} for r in results if r["protocol"] != "nested"]
+    return "\n".join(out) + ("\n" if out else "") + (markdown(summarise(others), DESCRIPTIONS) if others else "")
 
 
 def outer_parts(data: SocialEQ, hq_words: list[str], cfg: Config, fold: int) -> tuple[Table, Table]:

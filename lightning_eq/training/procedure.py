@@ -104,15 +104,16 @@ def chosen_line(folds: Sequence[ProcedureFold]) -> str:
 def headline(folds: Sequence[ProcedureFold]) -> str:
     """The procedure's swept figures on the English test words (mean ± std over the outer folds), and on the Spanish
     test words where the folds hold them: the first thing `lightning-eq run` prints."""
-    def figures(prefix: str) -> str:
-        runs = [p.outcome.swept_test for p in folds]
-        get = lambda name: [r.get(name.replace("test/", prefix), r[name]) if prefix == "test/en/" else r[name.replace("test/", prefix)]  # noqa: E731
-                            for r in runs]
-        mae, r, pos = get("test/mae_unit"), get("test/r_word"), get("test/r_word_pos")
+    def figures(lang: str) -> str:
+        def values(name: str) -> list[float]:  # test/en/* where the fold holds several languages, else test/*
+            return [r.get(f"test/{lang}/{name}", r[f"test/{name}"] if lang == "en" else math.nan)
+                    for r in (p.outcome.swept_test for p in folds)]
+
+        mae, r, pos = values("mae_unit"), values("r_word"), values("r_word_pos")
         return (f"test MAE {np.mean(mae):.4f} ± {np.std(mae):.4f}, r word {np.mean(r):.2f} ± {np.std(r):.2f}, "
                 f"words r>0 {np.mean(pos):.0%}")
 
-    line = f"English test words: {figures('test/en/')}"
+    line = f"English test words: {figures('en')}"
     if all("test/es/mae_unit" in p.outcome.swept_test for p in folds):
-        line += f"; Spanish test words: {figures('test/es/')}"
+        line += f"; Spanish test words: {figures('es')}"
     return f"{line}. {chosen_line(folds)}"
