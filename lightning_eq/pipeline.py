@@ -66,8 +66,6 @@ class JobResult:
 
 def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> ModelSweep:
     """flat and mean have nothing to search: their default is scored on each outer fold (default = swept)."""
-    from lightning_eq.search.selection import test_scores
-
     from lightning_eq.search.objective import language_value
     from lightning_eq.search.selection import predict, scores_of
 

@@ -45,11 +45,6 @@ def predict(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> np.
     return model.predict(vectors.features(cfg, embedder_keys(key, cfg), table.words), len(table))
 
 
-def test_scores(model, key: str, cfg: Config, table: Table, vectors: Vectors) -> dict[str, float]:
-    """test/* metrics of ``model`` on ``table``, overall and per language when there are several."""
-    return scores_of(predict(model, key, cfg, table, vectors), table)
-
-
 def scores_of(pred: np.ndarray, table: Table) -> dict[str, float]:
     """test/* metrics of predictions ``pred`` (rows of ``table``), overall and per language when there are several."""
     metrics = score(pred, table.curves_unit, table.words, "test")
