@@ -1,6 +1,7 @@
 """The main job: embed once, sweep every model (a study per outer fold for the nested estimate, one over all
 words for the model to register), score the baselines the same way, evaluate the defaults on the random
-splits, save every final model, write the reports and name the champion."""
+splits, save every final model, name the champion, and estimate the whole procedure on unseen words (the
+champion's choice made inside each outer fold: ``training.procedure``); write the reports."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from lightning_eq.models.catalog import DESCRIPTIONS, MODEL_KEYS, relative_cost
 from lightning_eq.models.store import save_model, set_best_model
 from lightning_eq.search import DEFAULT_STORAGE
 from lightning_eq.search.runner import prewarm
-from lightning_eq.search.selection import FoldOutcome, choose_champion
+from lightning_eq.search.selection import FoldOutcome, Routes, as_written, route_models
 from lightning_eq.search.space import default_config
 from lightning_eq.training.evaluate import (Evaluation, evaluate, fit_final, fit_resolved, is_sweepable,
-                                            language_baselines, outer_parts, routed_english, splits_for, table_for)
+                                            language_baselines, nested_predictions, outer_parts, routed_english,
+                                            splits_for, table_for)
 from lightning_eq.training.nested import SCOPES, ModelSweep, SweepRequest, plan_for, sweep_model
+from lightning_eq.training.procedure import ProcedureFold, chosen_line, headline, procedure_folds
 from lightning_eq.training.report import (choices_table, language_table, markdown, nested_table, routing_table,
                                           study_table, summarise)
 
@@ -56,21 +59,28 @@ class JobResult:
     tables: dict[str, str]
     report_paths: list[Path]
     seconds: dict[str, float] = field(default_factory=dict)
+    multilingual: str | None = None  # the model for the other languages; None: the champion answers every language
+    procedure: list[ProcedureFold] = field(default_factory=list)  # the nested estimate of the whole procedure
+    multilingual_reason: str = ""
 
 
 def _baseline_folds(key: str, cfg: Config, data, hq_words, vectors: Vectors) -> ModelSweep:
     """flat and mean have nothing to search: their default is scored on each outer fold (default = swept)."""
-    from lightning_eq.search.selection import test_scores
+    from lightning_eq.search.objective import language_value
+    from lightning_eq.search.selection import predict, scores_of
 
     out = ModelSweep(key)
     for fold in range(4):
         train, test = outer_parts(data, hq_words, cfg, fold)
         fitted = fit_resolved(key, cfg, train, vectors)
-        scores = test_scores(fitted.model, key, fitted.config, test, vectors)
+        pred = as_written(predict(fitted.model, key, fitted.config, test, vectors))
+        scores, english = scores_of(pred, test), language_value(fitted.cv.metrics, "en")
         out.folds.append(FoldOutcome(key, fold, f"{key}-fold{fold}", fitted.cv.value, fitted.cv.value, fitted.cv.stderr,
-                                     0, scores, scores))
+                                     0, scores, scores, {}, {"default": pred, "swept": pred}, {}, fitted.cv.stderr,
+                                     {"default": english, "swept": english}, test))
     final = fit_final(key, cfg, table_for(data, cfg), vectors)
     out.final_model, out.final_config, out.final_value, out.final_stderr = final.model, final.config, final.cv.value, final.cv.stderr
+    out.final_english, out.final_english_se = language_value(final.cv.metrics, "en")
     return out
 
 
@@ -154,9 +164,9 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     random = Evaluation([r for e in evaluated for r in e.results], [p for e in evaluated for p in e.predictions])
     seconds["random"] = time.perf_counter() - mark
 
-    english = {s.key: (s.final_value, s.final_stderr) for s in sweeps
-               if configs[s.key].data.language == "English" and math.isfinite(s.final_value)}
-    champion, reason = choose_champion(english)
+    routes = route_models({s.key: s.candidate() for s in sweeps if math.isfinite(s.final_value)})
+    champion, reason = routes.champion, routes.reason
+    procedure = procedure_folds([o for s in sweeps for o in s.folds])
     from lightning_eq.training.promote import stored_model
 
     mark = time.perf_counter()
@@ -164,53 +174,81 @@ def run_job(cfg: Config, job: Job) -> JobResult:
         save_model(stored_model(s.key, s.final_config, s.final_model, table_for(data, s.final_config), vectors,
                                 {"cv/mae_unit": s.final_value, "cv/mae_unit_se": s.final_stderr}), job.models_dir)
     seconds["save"] = time.perf_counter() - mark
-    set_best_model(job.models_dir, champion, reason, english[champion][0])
+    set_best_model(job.models_dir, champion, reason, next(s.final_english for s in sweeps if s.key == champion))
     tables = {
-        "nested": nested_table([o for s in sweeps for o in s.folds], DESCRIPTIONS) + _raters_note(data, hq_words),
+        "nested": nested_table([p.outcome for p in procedure] + [o for s in sweeps for o in s.folds], DESCRIPTIONS)
+                  + (f"\n\n{chosen_line(procedure)}" if procedure else "") + _raters_note(data, hq_words),
         "studies": study_table([st for s in sweeps for st in s.studies]),
         "random": markdown(summarise(random.results), DESCRIPTIONS),
-        "final": _final_table(sweeps, champion),
+        "final": _final_table(sweeps, routes),
         "choices": choices_table([st for s in sweeps for st in s.studies if st["scope"] == "all"]),
     }
+    if procedure:
+        tables["procedure"] = headline(procedure)
     multilingual = [o for s in sweeps for o in s.folds if configs[s.key].data.language != "English"]
     if multilingual:
-        tables["languages"] = language_table(multilingual, [language_baselines(data, hq_words, k) for k in range(4)])
+        spanish = [p.outcome for p in procedure if "es" in p.outcome.test.langs]
+        tables["languages"] = language_table(spanish + multilingual, [language_baselines(data, hq_words, k) for k in range(4)])
         own = next(s.folds for s in sweeps if s.key == champion)
-        if own and len(multilingual) == len(own) and all(o.models for o in own):
-            routed = routed_english(own, multilingual, data, hq_words, vectors, configs[champion])
-            tables["routing"] = routing_table(routed, champion)
-    paths = _write_reports(job.reports_dir, sweeps, random, tables, {"champion": champion, "reason": reason,
-                                                                     "seconds": seconds})
+        other = [o for s in sweeps if s.key == routes.multilingual for o in s.folds]
+        if own and other and len(other) == len(own) and all(o.models for o in own):
+            routed = routed_english(own, other, data, hq_words, vectors, configs[champion])
+            tables["routing"] = routing_table(routed, champion, routes.multilingual)
+    meta = {"champion": champion, "reason": reason, "multilingual": routes.multilingual,
+            "multilingual_reason": routes.multilingual_reason, "seconds": seconds}
+    paths = _write_reports(job.reports_dir, sweeps, procedure, random, tables, meta)
     seconds["total"] = time.perf_counter() - start
-    return JobResult(sweeps, champion, reason, tables, paths, seconds)
+    return JobResult(sweeps, champion, reason, tables, paths, seconds, routes.multilingual, procedure,
+                     routes.multilingual_reason)
 
 
-def _final_table(sweeps: list[ModelSweep], champion: str) -> str:
-    lines = ["| model | CV MAE over all words (best configuration) | |", "|---|---:|---|"]
-    for s in sorted(sweeps, key=lambda s: s.final_value):
-        lines.append(f"| {s.key} | {s.final_value:.4f} ± {s.final_stderr:.4f} | {'champion' if s.key == champion else ''} |")
+def _final_table(sweeps: list[ModelSweep], routes: Routes) -> str:
+    lines = ["| model | CV MAE, its own words (best configuration) | CV MAE, English records | |", "|---|---:|---:|---|"]
+    role = {routes.champion: "champion" + (", every language" if routes.multilingual is None else ""),
+            routes.multilingual: "other languages"}
+    for s in sorted(sweeps, key=lambda s: s.final_english):
+        lines.append(f"| {s.key} | {s.final_value:.4f} ± {s.final_stderr:.4f} | {s.final_english:.4f} ± "
+                     f"{s.final_english_se:.4f} | {role.get(s.key, '')} |")
+    lines += ["", "The champion has the lowest CV MAE over the English records; for an English model that is its "
+              "objective, for a multilingual one (trained on English and Spanish) its objective over its English "
+              "validation records, whose words fall in the same inner folds."]
     return "\n".join(lines)
 
 
-def _write_reports(out_dir: Path, sweeps: list[ModelSweep], random, tables: dict[str, str], meta: dict) -> list[Path]:
+def _nested_row(o: FoldOutcome) -> dict:
+    return {"model": o.key, "fold": o.fold, "study": o.study, "default_value": o.default_value,
+            "best_value": o.best_value, "best_stderr": o.best_stderr, "best_trial": o.best_trial,
+            "english_value": o.english, "default_test": o.default_test, "swept_test": o.swept_test,
+            "swept_config": o.swept_config}
+
+
+def _procedure_row(p: ProcedureFold) -> dict:
+    row = _nested_row(p.outcome)
+    row["routes"] = {label: {"champion": r.champion, "reason": r.reason, "multilingual": r.multilingual}
+                     for label, r in p.routes.items()}
+    return row
+
+
+def _write_reports(out_dir: Path, sweeps: list[ModelSweep], procedure: list[ProcedureFold], random,
+                   tables: dict[str, str], meta: dict) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    nested = [{"model": o.key, "fold": o.fold, "study": o.study, "default_value": o.default_value,
-               "best_value": o.best_value, "best_stderr": o.best_stderr, "best_trial": o.best_trial,
-               "default_test": o.default_test, "swept_test": o.swept_test, "swept_config": o.swept_config}
-              for s in sweeps for o in s.folds]
+    nested = [_procedure_row(p) for p in procedure] + [_nested_row(o) for s in sweeps for o in s.folds]
     report = {"meta": meta, "nested": nested, "studies": [st for s in sweeps for st in s.studies],
               "random": {"summary": summarise(random.results), "results": random.results}}
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
     md_path = out_dir / "evaluation.md"
-    md_path.write_text("# lightning-eq evaluation\n\n## Nested estimate (word-disjoint outer folds)\n\n" + tables["nested"]
+    md_path.write_text("# lightning-eq evaluation\n\n"
+                       + ("## The whole procedure on unseen words\n\n" + tables["procedure"] + "\n\n" if "procedure" in tables else "")
+                       + "## Nested estimate (word-disjoint outer folds)\n\n" + tables["nested"]
                        + ("\n\n## Per language (the multilingual model)\n\n" + tables["languages"] if "languages" in tables else "")
                        + ("\n\n## Routing by language, English test words\n\n" + tables["routing"] if "routing" in tables else "")
                        + "\n\n## Models over all words\n\n" + tables["final"]
                        + "\n\n## What the all-words studies chose\n\n" + tables["choices"] + "\n\n## Studies\n\n" + tables["studies"]
                        + "\n\n## Random 80/20 split (default configurations)\n\n" + tables["random"] + "\n")
     preds_path = out_dir / "predictions.json"
-    preds_path.write_text(json.dumps(random.predictions) + "\n")
+    outcomes = [p.outcome for p in procedure] + [o for s in sweeps for o in s.folds]
+    preds_path.write_text(json.dumps(nested_predictions(outcomes) + random.predictions) + "\n")
     return [md_path, json_path, preds_path]
 
 

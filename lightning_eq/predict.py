@@ -1,12 +1,13 @@
 """Text -> EqCurve with trained models: identify the description's language, route it to a model that handles
 that language, embed it the way that model was trained, run the model, say how sure it is.
 
-Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model).
-With one model there is nothing to route: it answers everything. A phrase that is one of a route's training
-words gets that word's stored curve (its records' mean shrunk toward the model's out-of-fold prediction by how
-many records it has: one rater does not override the model); any other phrase the model's prediction.
-Inference imports neither Lightning nor the training code: neural models predict with their numpy weights
-(torch loads only to embed a new phrase with a transformer model).
+Routes: ``en`` (English descriptions) and ``multi`` (Spanish, mixed or unknown ones: a multilingual model); or one
+route, ``all``, when the champion is multilingual (or ``en`` for one English model asked for by key): with one
+model there is nothing to route, it answers everything. A phrase that is one of a route's training words gets
+that word's stored curve (its records' mean shrunk toward the model's out-of-fold prediction by how many records
+it has: one rater does not override the model); any other phrase the model's prediction. Inference imports
+neither Lightning nor the training code: neural models predict with their numpy weights (torch loads only to
+embed a new phrase with a transformer model).
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ def load_predictor(model: str | None = None, models_dir: str | Path = DEFAULT_MO
         routes = load_champion(tracking_uri)
         if routes is not None:
             return Predictor(routes, cache_dir)
-    return Predictor({"en": load_model(models_dir, model)}, cache_dir)
+    stored = load_model(models_dir, model)
+    return Predictor({"en" if stored.config.data.language == "English" else "all": stored}, cache_dir)
 
 
 def predict_curves(texts: Sequence[str], model: str | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,

@@ -122,7 +122,7 @@ def test_sweep_promote_predict_and_evaluate_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ridge-fold0-" in done.stdout and "ridge-all-" in done.stdout and "test MAE default" in done.stdout
     done = cli("promote", *stores)
-    assert done.returncode == 0 and "English -> ridge, other languages -> e5" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0 and "English descriptions go to ridge, other languages to e5" in done.stdout, done.stderr[-2000:]
     done = cli("predict", "warm", "--format", "json", "--tracking-uri", stores[3], "--models-dir", str(tmp_path))
     assert json.loads(done.stdout)["predictions"][0]["model"] == "ridge"
     done = cli("evaluate", "--models", "mean,ridge", "--protocol", "words", "--folds", "0", "--set",

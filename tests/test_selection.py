@@ -10,7 +10,8 @@ from engine import FakeVectors, write_space
 from lightning_eq.config import Config, merge, to_dict
 from lightning_eq.search import selection
 from lightning_eq.search.objective import OBJECTIVE_VERSION
-from lightning_eq.search.selection import choose_champion, choose_routes, score_fold, study_summary
+from lightning_eq.search.selection import (Candidate, choose_champion, choose_routes, route_models, score_fold,
+                                          study_summary)
 from lightning_eq.training.evaluate import outer_parts
 from lightning_eq.training.nested import SweepRequest, plan_for
 from lightning_eq.training.report import changes, choices_table
@@ -84,8 +85,8 @@ def test_the_champion_is_the_lowest_objective_and_ties_are_named():
 
 def test_run_promotes_from_its_own_studies_not_a_newer_one_in_the_same_storage(monkeypatch):
     def study(name, value):
-        return {"study": name, "value": value, "stderr": 0.0005, "data": "en", "objective": OBJECTIVE_VERSION,
-                "config": to_dict(Config()), "trial": 3}
+        return {"study": name, "value": value, "stderr": 0.0005, "english": (value, 0.0005), "data": "en",
+                "objective": OBJECTIVE_VERSION, "config": to_dict(Config()), "trial": 3}
 
     found = {"ridge": [study("ridge-all-old", 0.1010), study("ridge-all-newer", 0.0990)],
              "glove": [study("glove-all-old", 0.1000)]}
@@ -95,3 +96,36 @@ def test_run_promotes_from_its_own_studies_not_a_newer_one_in_the_same_storage(m
     assert (newest.key, newest.study) == ("ridge", "ridge-all-newer")  # by default: each model's newest study
     own, _ = choose_routes(Config(), "sqlite:///unused.db", checksums, only={"ridge-all-old", "glove-all-old"})
     assert (own.key, own.study) == ("glove", "glove-all-old")
+
+
+def test_the_champion_is_chosen_on_english_over_every_model_and_a_multilingual_one_answers_every_language():
+    """A bilingual study's objective counts its Spanish records too: the choice compares the English values."""
+    english = {"gpt": Candidate(0.0970, 0.0005, 0.0970, 0.0005), "ridge": Candidate(0.0990, 0.0004, 0.0990, 0.0004)}
+    e5 = Candidate(0.0900, 0.0006, 0.0985, 0.0006)  # lowest objective, thanks to its Spanish records: not the champion
+    routes = route_models(english | {"e5": e5}, multilingual=("e5", "gemma"))
+    assert (routes.champion, routes.multilingual) == ("gpt", "e5") and "0.0970" in routes.reason
+    assert "0.0900" in routes.multilingual_reason
+    gemma = Candidate(0.0950, 0.0005, 0.0965, 0.0005)  # the lowest English value: it answers everything alone
+    routes = route_models(english | {"e5": e5, "gemma": gemma}, multilingual=("e5", "gemma"))
+    assert (routes.champion, routes.multilingual) == ("gemma", None)
+    assert "gpt" in routes.reason and "cannot separate" in routes.reason and "every language" in routes.reason
+    assert route_models(english, multilingual=("e5",)).multilingual is None  # no multilingual study: one route
+
+
+def test_promote_routes_from_the_stored_english_values(monkeypatch):
+    def study(name, value, english, data="all"):
+        return {"study": name, "value": value, "stderr": 0.0005, "english": english, "data": data,
+                "objective": OBJECTIVE_VERSION, "config": to_dict(Config()), "trial": 1}
+
+    found = {"gpt": [study("gpt-all-a", 0.0970, (0.0970, 0.0005), "en")], "e5": [study("e5-all-b", 0.0900, (0.0990, 0.0005))],
+             "knn": [study("knn-all-old", 0.0800, (0.0800, 0.0005), "stale data")]}
+    monkeypatch.setattr(selection, "all_studies", lambda storage: found)
+    monkeypatch.setattr(selection, "multilingual_keys", lambda: ("e5",))
+    checksums = {"English": "en", "all": "all"}
+    champion, multi = choose_routes(Config(), "sqlite:///unused.db", checksums)
+    assert (champion.key, multi.key, multi.study) == ("gpt", "e5", "e5-all-b")
+    found["e5"] = [study("e5-all-c", 0.0900, (0.0960, 0.0005))]
+    champion, multi = choose_routes(Config(), "sqlite:///unused.db", checksums)
+    assert (champion.key, champion.study, multi) == ("e5", "e5-all-c", None)
+    asked, multi = choose_routes(Config(), "sqlite:///unused.db", checksums, model="gpt")
+    assert (asked.key, multi.key) == ("gpt", "e5")

@@ -31,8 +31,7 @@ HEAD = dict(hidden_sizes=[256, 128], dropout=0.2, optimizer="sgd", lr=0.1, momen
 
 def folds(words: list[str], k: int) -> dict[str, int]:
     """lightning_eq.search.objective.inner_fold_of, repeated here so this script needs no pydantic."""
-    ordered = sorted(set(words), key=lambda w: hashlib.sha256(w.encode()).hexdigest())
-    return {w: i % k for i, w in enumerate(ordered)}
+    return {w: int(hashlib.sha256(w.encode()).hexdigest(), 16) % k for w in set(words)}
 
 
 def trial(x, y, record_words, k: int, accelerator: str) -> tuple[float, np.ndarray]:

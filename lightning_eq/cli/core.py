@@ -68,6 +68,9 @@ def evaluate(
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Random-split seeds (default 0,1,2)."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where evaluation-defaults.{json,md} go."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write every test prediction (z scale) to this JSON file."),
+    rescore_file: Optional[Path] = typer.Option(None, "--rescore", help="Train nothing: recompute the tables of a "
+                                                "predictions file (reports/predictions.json of `run`, or --predictions) "
+                                                "from its rows and the data alone."),
     sets: List[str] = Sets,
     cache_dir: Optional[str] = CacheDir,
 ) -> None:
@@ -75,6 +78,11 @@ def evaluate(
 
     Settings with candidates (the epoch count, k, alpha) are chosen by inner folds inside each training part;
     test words are scored once. For searched configurations, use `sweep` or `run` (the nested estimate)."""
+    if rescore_file is not None:
+        from lightning_eq.training.evaluate import rescore_file as rescored
+
+        typer.echo(rescored(rescore_file))
+        return
     if protocol not in ("both", "words", "random"):
         raise ConfigError(f"Unknown protocol {protocol!r}; use words, random or both.")
     keys = parse_models(models)

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from lightning_eq.cli import app
-from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri, base_config
+from lightning_eq.cli.core import CacheDir, ModelsDir, TrackingUri, base_config, parse_models
 from lightning_eq.cli.sweeps import Storage, check_uris
 from lightning_eq.errors import ConfigError
 
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 @app.command()
 def run(
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model keys (default: every model; "
+                                         "the nested estimate of the procedure chooses among these)."),
     trials: Optional[int] = typer.Option(None, "--trials", help="Trials per study (default: each sweeps/*.yaml's "
                                          "sweep.trials: 20 for the neural models, 40 for knn and ridge)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes per study."),
@@ -44,7 +46,7 @@ def run(
 
     cfg = base_config(cache_dir)
     start = time.perf_counter()
-    result = run_job(cfg, Job(trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
+    result = run_job(cfg, Job(models=parse_models(models), trials=trials, workers=workers, jobs=jobs, storage=storage, tracking_uri=tracking_uri,
                               reports_dir=reports_dir, models_dir=models_dir, cache_dir=cache_dir))
     from lightning_eq.training.tune import run_tuner_stage
 
@@ -65,20 +67,27 @@ def run(
 
 
 def _print_summary(result, promotion, reports_dir, models_dir, storage, tracking_uri) -> None:
-    typer.echo("\n## Nested estimate: each model's default and swept configuration on unseen words\n\n" + result.tables["nested"])
+    if "procedure" in result.tables:
+        typer.echo("\n## What `lightning-eq run` gives you on unseen words (nested: the whole procedure inside each "
+                   "outer fold)\n\n" + result.tables["procedure"])
+    typer.echo("\n## Nested estimate: the procedure, then each model's default and swept configuration on unseen "
+               "words\n\n" + result.tables["nested"])
     if "languages" in result.tables:
         typer.echo("\n## Per language: the multilingual model against reference curves\n\n" + result.tables["languages"])
     if "routing" in result.tables:
         typer.echo("\n## Routing by language: the champion's English test words alone and behind the router\n\n"
                    + result.tables["routing"])
-    typer.echo("\n## Models over all words (the champion has the lowest cross-validated MAE)\n\n" + result.tables["final"])
+    typer.echo("\n## Models over all words (the champion has the lowest cross-validated MAE over the English records)\n\n"
+               + result.tables["final"])
     typer.echo("\n## What the all-words studies chose (refitted on all the data and saved)\n\n" + result.tables["choices"])
     typer.echo("\n## Studies\n\n" + result.tables["studies"])
     typer.echo("\n## Random 80/20 split, default configurations\n\n" + result.tables["random"])
-    typer.echo(f"\nChampion: {result.champion} ({result.champion_reason}).")
+    typer.echo(f"\nChampion: {result.champion} ({result.champion_reason})"
+               + (f"; other languages: {result.multilingual} ({result.multilingual_reason})." if result.multilingual else "."))
     if promotion:
-        typer.echo(f"Registered as models:/lightning-eq@champion version {promotion.version}: English descriptions go to "
-                   f"{promotion.routes['en']}, other languages to {promotion.routes['multi']}.")
+        from lightning_eq.training.promote import routes_line
+
+        typer.echo(f"Registered as models:/lightning-eq@champion version {promotion.version}: {routes_line(promotion.routes)}.")
     typer.echo(f"\nReports: {', '.join(str(p) for p in result.report_paths)}; trained models in {models_dir}/")
     typer.echo(f"MLflow UI:  lightning-eq ui --tracking-uri {tracking_uri}      (http://127.0.0.1:5000/)")
     typer.echo(f"Dashboard:  lightning-eq dashboard --storage {storage}   (http://127.0.0.1:8080/)")

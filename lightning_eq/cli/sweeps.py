@@ -153,7 +153,8 @@ def ui(tracking_uri: str = TrackingUri, host: str = Host,
 @app.command()
 def promote(
     model: Optional[str] = typer.Option(None, "--model", help="Promote this model key for English (default: the model "
-                                        "whose all-words study reached the lowest cross-validated MAE)."),
+                                        "whose all-words study reached the lowest cross-validated MAE on the English words; a multilingual champion "
+                                        "answers every language)."),
     storage: str = Storage,
     tracking_uri: str = TrackingUri,
     cache_dir: Optional[str] = CacheDir,
@@ -168,8 +169,9 @@ def promote(
     from lightning_eq.training.promote import promote as promote_champion
 
     p = promote_champion(base_config(cache_dir), model=model, storage=storage, tracking_uri=tracking_uri, cache_dir=cache_dir)
-    typer.echo(f"Registered lightning-eq version {p.version} as @champion: English -> {p.routes['en']}, other languages "
-               f"-> {p.routes['multi']} ({p.reason}).")
+    from lightning_eq.training.promote import routes_line
+
+    typer.echo(f"Registered lightning-eq version {p.version} as @champion: {routes_line(p.routes)} ({p.reason}).")
     typer.echo(f"Serve it (in the activated venv, which has uvicorn): MLFLOW_TRACKING_URI={tracking_uri} "
                "mlflow models serve -m models:/lightning-eq@champion --env-manager local -p 5001")
     typer.echo('Predict with it: lightning-eq predict "warm"')

@@ -1,9 +1,13 @@
 """The objective: one configuration scored by word-disjoint cross-validation inside a study's training words.
 
-The study's training words are dealt over ``sweep.inner_folds`` folds (by a hash of each word, so the folds
-depend on the word list alone); every word is validated exactly once, by a model that never saw it. The
-objective is the mean over inner folds of the validation MAE per record (unit scale); its standard error over
-folds is kept beside it. A neural trial trains every fold (times ``sweep.seeds``) at once, as the members of
+Each of the study's training words falls in inner fold ``sha256(word) mod sweep.inner_folds``: its fold depends on
+the word alone, so an English word is validated in the same inner fold in every study, English-only or bilingual
+(a multilingual model's English figures are paired with the English models'). Every word is validated exactly
+once, by a model that never saw it. The objective is the mean over inner folds of the validation MAE per record
+(unit scale); its standard error over folds is kept beside it. Beside it, every trial stores the same mean and
+standard error over each language's validation records alone (``val/en/mae_unit``, ``val/en/mae_unit_se``,
+``val/es/...``): for an English-only study the English value is the objective; for a bilingual one it is what
+the champion's choice compares (``search.selection``). A neural trial trains every fold (times ``sweep.seeds``) at once, as the members of
 one LightningModule; each epoch the pruner sees the running mean over the folds, and the epoch with the lowest
 mean is the number of epochs the refit trains. knn and ridge score every candidate k or alpha on the same
 folds and keep the best. Whatever the folds chose is returned as ``resolved`` settings, so a refit on all the
@@ -34,7 +38,7 @@ from lightning_eq.models.neural import fit_members, stack_features
 # What a trial computes: this module and the fitting code it relies on. Their text (with OBJECTIVE_REVISION) is the
 # objective's code version, part of every study's name: a changed objective starts new studies by itself. Bump
 # OBJECTIVE_REVISION for a change outside these files that changes what a trial computes.
-OBJECTIVE_REVISION = 2
+OBJECTIVE_REVISION = 3
 OBJECTIVE_SOURCES = ("search/objective.py", "models/baselines.py", "models/head.py", "models/metrics.py", "models/net.py",
                      "models/neural.py", "data/table.py")
 
@@ -54,9 +58,10 @@ MONITOR = "val/mae_unit"
 
 
 def inner_fold_of(words: Sequence[str], n_folds: int) -> dict[str, int]:
-    """word -> inner fold: the distinct words ordered by a hash of each and dealt round-robin."""
-    ordered = sorted(set(words), key=lambda w: hashlib.sha256(w.encode()).hexdigest())
-    return {w: i % n_folds for i, w in enumerate(ordered)}
+    """word -> inner fold: sha256 of the word modulo ``n_folds``. A word's fold does not depend on which other
+    words a study holds (a round-robin deal of the sorted hashes would move most words when one is added), so
+    studies on other word sets (English-only, bilingual, another outer fold) validate a shared word alike."""
+    return {w: int(hashlib.sha256(w.encode()).hexdigest(), 16) % n_folds for w in set(words)}
 
 
 @dataclass
@@ -87,22 +92,41 @@ def _summary(fold_errors: np.ndarray) -> tuple[float, float]:
     return float(fold_errors.mean()), float(fold_errors.std(ddof=1) / math.sqrt(k)) if k > 1 else 0.0
 
 
-def _fold_maes(pred: np.ndarray, true: np.ndarray, fold: np.ndarray, k: int) -> np.ndarray:
-    """(K,) MAE per inner fold of out-of-fold predictions (N, 40)."""
-    err = np.abs(pred - true).mean(axis=1)
-    return np.array([err[fold == i].mean() for i in range(k)])
+def _language_values(row_error: np.ndarray, langs: Sequence[str], fold: np.ndarray, k: int) -> dict[str, float]:
+    """val/<lang>/mae_unit and its _se: the objective's mean and standard error over inner folds, computed over one
+    language's validation records (``row_error`` (N,): each record's MAE, as the objective averages it)."""
+    out: dict[str, float] = {}
+    for lang in sorted(set(langs)):
+        rows = np.array([x == lang for x in langs])
+        per_fold = np.array([row_error[rows & (fold == i)].mean() for i in range(k) if (rows & (fold == i)).any()])
+        out[f"val/{lang}/mae_unit"], out[f"val/{lang}/mae_unit_se"] = _summary(per_fold)
+    return out
 
 
-def _result(oof: np.ndarray, val: Table, fold: np.ndarray, k: int, resolved: dict, epochs: list[float] = ()) -> CVResult:
-    values = _fold_maes(oof, val.curves_unit, fold, k)
+def _result(oof: np.ndarray, val: Table, fold: np.ndarray, k: int, resolved: dict, epochs: list[float] = (),
+            row_error: np.ndarray | None = None) -> CVResult:
+    """``row_error`` (N,): each record's validation MAE as the objective counts it (default: of ``oof``)."""
+    row_error = np.abs(oof - val.curves_unit).mean(axis=1) if row_error is None else row_error
+    values = np.array([row_error[fold == i].mean() for i in range(k)])
     mean, se = _summary(values)
     metrics = score(oof, val.curves_unit, val.words, "val")
-    metrics.update({MONITOR: mean, f"{MONITOR}_se": se})
-    for lang in sorted(set(val.langs)) if len(set(val.langs)) > 1 else ():
+    several = len(set(val.langs)) > 1
+    for lang in sorted(set(val.langs)) if several else ():
         rows = np.array([x == lang for x in val.langs])
         metrics.update({k.replace("val/", f"val/{lang}/"): v for k, v in score(oof[rows], val.curves_unit[rows],
                         [w for w, r in zip(val.words, rows) if r], "val").items()})
+    metrics.update(_language_values(row_error, val.langs, fold, k) if several else
+                   {f"val/{lang}/{name}": v for lang in set(val.langs) for name, v in (("mae_unit", mean), ("mae_unit_se", se))})
+    metrics.update({MONITOR: mean, f"{MONITOR}_se": se})
     return CVResult(mean, se, values.tolist(), metrics, resolved, list(epochs), oof)
+
+
+def language_value(metrics: dict, lang: str = "en") -> tuple[float, float]:
+    """(objective over ``lang``'s validation records, its standard error) from a trial's ``val/*`` metrics; NaNs
+    when the study held none of them (or was scored before OBJECTIVE_VERSION 3)."""
+    if f"val/{lang}/mae_unit_se" not in metrics:
+        return math.nan, math.nan
+    return float(metrics[f"val/{lang}/mae_unit"]), float(metrics[f"val/{lang}/mae_unit_se"])
 
 
 def cross_validate(key: str, cfg: Config, table: Table, vectors: Vectors, callbacks: Sequence = ()) -> CVResult:
@@ -173,13 +197,17 @@ def _neural(key, cfg, fit_rows, fit_fold, fit_x, val, val_fold, val_x, k, callba
     per_fold = history.reshape(len(history), k, seeds).mean(axis=2)  # (E, K)
     best = int(np.argmin(per_fold.mean(axis=1)))
     oof = np.zeros_like(val.curves_unit)
+    row_error = np.zeros(len(val))  # each record's MAE, averaged over seeds, as the members' validation counts it
     preds = fit.best_val_pred  # (M, Nv, 40) at the best epoch
     for m, (i, _) in enumerate(members):
         oof[val_fold == i] += preds[m][val_fold == i] / seeds
-    result = _result(oof, val, val_fold, k, {"head.max_epochs": best + 1}, per_fold.mean(axis=1).tolist())
-    mean, se = _summary(per_fold[best])
+        row_error[val_fold == i] += np.abs(preds[m][val_fold == i] - val.curves_unit[val_fold == i]).mean(axis=1) / seeds
+    result = _result(oof, val, val_fold, k, {"head.max_epochs": best + 1}, per_fold.mean(axis=1).tolist(), row_error)
+    mean, se = _summary(per_fold[best])  # the members' own validation MAE (what the pruner and the epoch choice saw)
     result.value, result.stderr, result.fold_values = mean, se, per_fold[best].tolist()
     result.metrics.update({MONITOR: mean, f"{MONITOR}_se": se, "val/best_epoch": float(best)})
+    if len(set(val.langs)) == 1:  # one language: its value is the objective itself
+        result.metrics.update({f"val/{val.langs[0]}/mae_unit": mean, f"val/{val.langs[0]}/mae_unit_se": se})
     return result
 
 

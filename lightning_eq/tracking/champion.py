@@ -28,16 +28,22 @@ BUNDLE_FORMAT = 1  # what tracking.registry.register writes
 
 
 def read_bundle(path: str | Path) -> dict:
-    """{route: StoredModel} from a bundle file written by ``tracking.registry.register``."""
+    """{route: StoredModel} from a bundle file written by ``tracking.registry.register``: ``en`` and ``multi``, or
+    ``all`` alone (a multilingual champion)."""
     again = "register the champion again with `lightning-eq promote`"
     try:
         with Path(path).open("rb") as f:
             bundle = pickle.load(f)
     except (ModuleNotFoundError, AttributeError, pickle.UnpicklingError, EOFError) as err:
         raise ModelNotFound(f"{path} cannot be read by this version of lightning-eq ({err}); {again}.") from err
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT or not _known_routes(bundle.get("routes")):
         raise ModelNotFound(f"{path} was written by another version of lightning-eq; {again}.")
     return bundle["routes"]
+
+
+def _known_routes(routes) -> bool:
+    """The two route layouts ``predict.Predictor`` knows: {"en", "multi"} and {"all"}."""
+    return isinstance(routes, dict) and set(routes) in ({"en", "multi"}, {"all"})
 
 
 def _bundle_in(folder: Path) -> Path | None:
@@ -90,8 +96,9 @@ def download_champion(tracking_uri: str) -> Path:
     from mlflow.exceptions import MlflowException
 
     try:
+        # The registry too: left out, MLflow asks the process's global one (the last store anything registered in).
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{REGISTERED_MODEL}@{CHAMPION}",
-                                                    tracking_uri=tracking_uri)
+                                                    tracking_uri=tracking_uri, registry_uri=tracking_uri)
     except (MlflowException, OSError) as err:
         raise ModelNotFound(f"{REGISTERED_MODEL}@{CHAMPION} in {tracking_uri} cannot be loaded ({err}). Promote again "
                             "with `lightning-eq promote`.") from err

@@ -1,7 +1,8 @@
 """The registered model as an MLflow pyfunc: descriptions in (a ``text`` column), one row per description out:
 its language, the model that answered, the confidence, the description's amount and the 40-band z-scale curve.
 
-It carries ``bundle.pkl``, the routes of ``predict.Predictor`` ({"en": StoredModel, "multi": StoredModel}),
+It carries ``bundle.pkl``, the routes of ``predict.Predictor`` ({"en": StoredModel, "multi": StoredModel}, or
+{"all": StoredModel} for a multilingual champion that answers every language),
 embeds text through the embedding cache at inference and needs lightning-eq installed where it runs.
 """
 

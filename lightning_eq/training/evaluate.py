@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.models.catalog import MODELS
 from lightning_eq.models.metrics import score
 from lightning_eq.search.objective import CVResult, cross_validate
-from lightning_eq.search.selection import FoldOutcome, predict, refit, score_fold, scores_of
+from lightning_eq.search.selection import FoldOutcome, as_written, predict, refit, score_fold, scores_of
 from lightning_eq.search.space import DEFAULT_SWEEPS_DIR
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,43 @@ class Evaluation:
     predictions: list[dict] = field(default_factory=list)
 
 
-def _prediction_rows(split: str, protocol: str, key: str, label: str, test: Table, pred: np.ndarray) -> list[dict]:
+def prediction_rows(split: str, protocol: str, key: str, label: str, test: Table, pred: np.ndarray) -> list[dict]:
+    """predictions.json's rows (see ``rescore``): ``row`` is the record's index in ``load_records(language="all")``."""
     return [{"protocol": protocol, "split": split, "model": key, "config": label, "descriptor": w, "row": row,
-             "curve_z": unit_to_z(p).round(5).tolist()} for w, row, p in zip(test.words, test.rows, pred)]
+             "curve_z": unit_to_z(p).round(5).tolist()} for w, row, p in zip(test.words, test.ids, pred)]
+
+
+def nested_predictions(outcomes: Sequence[FoldOutcome]) -> list[dict]:
+    """predictions.json's rows of the nested estimate: protocol ``nested``, split = the outer fold (``fold2``),
+    ``config`` default or swept, for every model and the ``procedure``."""
+    return [row for o in outcomes if o.test is not None for label in ("default", "swept") if label in o.predictions
+            for row in prediction_rows(f"fold{o.fold}", "nested", o.key, label, o.test, o.predictions[label])]
+
+
+def rescore(rows: Sequence[dict], data: SocialEQ) -> list[dict]:
+    """The test scores of a predictions file (written by `lightning-eq run` or `evaluate --predictions`), recomputed
+    from its rows and the data alone: one dict per (protocol, split, model, config) with the test/* metrics of
+    ``search.selection.scores_of`` (per language too where the split holds several), in the file's order.
+
+    Each row: ``protocol``, ``split``, ``model``, ``config``, ``descriptor``, ``row`` (the record's index in
+    ``load_records(language="all")``) and ``curve_z`` (40 bands). The reports score the very values the file
+    holds, so the figures agree exactly (``training.report.nested_rescored`` makes the nested table)."""
+    from lightning_eq.curves import z_to_unit
+    from lightning_eq.errors import DataError
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["protocol"], r["split"], r["model"], r["config"]), []).append(r)
+    out = []
+    for (protocol, split, model, label), members in groups.items():
+        ids = [int(r["row"]) for r in members]
+        if any(not 0 <= i < len(data.records) or data.records[i].descriptor != r["descriptor"] for i, r in zip(ids, members)):
+            raise DataError(f"The predictions of {model} on {split} name records that are not in {data.path}; "
+                            "rescore them against the data they were made on (load_records(language='all')).")
+        test = Table.from_records(data.records, ids)
+        pred = z_to_unit(np.array([r["curve_z"] for r in members], dtype=float))
+        out.append({"protocol": protocol, "split": split, "model": model, "config": label, **scores_of(pred, test)})
+    return out
 
 
 def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs: dict[str, Config],
@@ -96,17 +131,40 @@ def evaluate(data: SocialEQ, splits: Sequence[Split], vectors: Vectors, configs:
             if split.protocol == "random":  # the study's split of English records; a multilingual model trains on its
                 test = test.take(np.flatnonzero(np.array(test.langs) == "en"))  # Spanish ones too, is scored on English
             fitted = fit_resolved(key, cfg, train, vectors)
-            pred = predict(fitted.model, key, fitted.config, test, vectors)
+            pred = as_written(predict(fitted.model, key, fitted.config, test, vectors))
             metrics = score(predict(fitted.model, key, fitted.config, train, vectors), train.curves_unit, train.words, "train")
             metrics |= scores_of(pred, test)
             chosen = dict(fitted.cv.resolved)
             result.results.append({"model": key, "protocol": split.protocol, "split": split.name, "chosen": chosen,
                                    "val/mae_unit": fitted.cv.value, **metrics})
-            result.predictions += _prediction_rows(split.name, split.protocol, key, "default", test, pred)
+            result.predictions += prediction_rows(split.name, split.protocol, key, "default", test, pred)
             if on_step:
                 on_step(f"{split.protocol} {split.name} {key}: test MAE {metrics['test/mae_unit']:.4f}, "
                         f"word r {metrics['test/r_word']:.2f}")
     return result
+
+
+def rescore_file(path: Path, data_path: str | None = None) -> str:
+    """`lightning-eq evaluate --rescore FILE`: the nested table (the procedure and every model) and the other
+    protocols' tables of a predictions file, recomputed from its rows and the data (``training.evaluate.rescore``)."""
+    from lightning_eq.data.socialeq import load_records
+    from lightning_eq.errors import DataError
+    from lightning_eq.models.catalog import DESCRIPTIONS
+    from lightning_eq.training.report import markdown, nested_rescored, summarise
+
+    try:
+        rows = json.loads(Path(path).read_text())
+        rows[0]["curve_z"]  # noqa: B018  (a list of prediction rows)
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
+        raise DataError(f"{path} is not a predictions file of lightning-eq ({err}); write one with `lightning-eq run` "
+                        "(reports/predictions.json) or `lightning-eq evaluate --predictions FILE`.") from None
+    results = rescore(rows, load_records(data_path or None, "all"))
+    out = []
+    if any(r["protocol"] == "nested" for r in results):
+        out += ["### Nested estimate, English test words (recomputed from the predictions)", "",
+                nested_rescored(results, DESCRIPTIONS), ""]
+    others = [{k: v for k, v in r.items() if k != "config"} for r in results if r["protocol"] != "nested"]
+    return "\n".join(out) + ("\n" if out else "") + (markdown(summarise(others), DESCRIPTIONS) if others else "")
 
 
 def outer_parts(data: SocialEQ, hq_words: list[str], cfg: Config, fold: int) -> tuple[Table, Table]:

@@ -63,6 +63,14 @@ class ModelSweep:
     final_config: Config | None = None
     final_value: float = math.nan  # the ``all`` study's best objective
     final_stderr: float = math.nan
+    final_english: float = math.nan  # that trial's objective over the English validation records (the champion's choice)
+    final_english_se: float = math.nan
+
+    def candidate(self):
+        """The ``all`` study's best trial as the champion's choice sees it (``search.selection.route_models``)."""
+        from lightning_eq.search.selection import Candidate
+
+        return Candidate(self.final_value, self.final_stderr, self.final_english, self.final_english_se)
 
 
 def plan_for(key: str, scope: str, cfg: Config, data: SocialEQ, hq_words: list[str], request: SweepRequest) -> tuple[StudyPlan, object]:
@@ -109,6 +117,7 @@ def sweep_model(key: str, cfg: Config, data: SocialEQ, hq_words: list[str], vect
             out.final_config = trial_config(best)
             out.final_model = refit(key, out.final_config, plan.table, vectors)
             out.final_value, out.final_stderr = summary["best_value"], summary["best_se"]
+            out.final_english, out.final_english_se = summary["best_english"], summary["best_english_se"]
         summary["seconds"] = time.perf_counter() - start
         out.studies.append(summary)
         if tracking is not None:

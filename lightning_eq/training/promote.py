@@ -1,5 +1,8 @@
 """Promote: choose the routes (``search.selection.choose_routes``), refit them on all the data from their stored
-configurations, fit each one's confidence, and register them as ``lightning-eq@champion`` (``tracking.registry``)."""
+configurations, fit each one's confidence, and register them as ``lightning-eq@champion`` (``tracking.registry``).
+
+Routes: ``{"en": champion, "multi": multilingual model}``, or ``{"all": champion}`` when the champion is
+multilingual and answers every language itself."""
 
 from __future__ import annotations
 
@@ -54,7 +57,8 @@ def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredMode
 def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFAULT_STORAGE, tracking_uri: str,
             data: SocialEQ | None = None, vectors: Vectors | None = None, cache_dir: str | None = None,
             studies: Collection[str] | None = None):
-    """Register the English champion and the multilingual model as one routing pyfunc; returns the Promotion.
+    """Register the champion (and, unless it is multilingual, the multilingual model for the other languages) as one
+    routing pyfunc; returns the Promotion.
 
     ``studies`` limits the choice to these ``all`` studies (default: the newest current one of each model)."""
     from lightning_eq.tracking.registry import register
@@ -63,8 +67,19 @@ def promote(cfg: Config, *, model: str | None = None, storage: str | None = DEFA
     vectors = vectors or Vectors(data.words, cache_dir)
     checksums = {lang: table_for(data, cfg.model_copy(update={"data": cfg.data.model_copy(update={"language": lang})})).checksum()
                  for lang in ("English", "all")}
-    english, multilingual = choose_routes(cfg, storage, checksums, model, studies)
-    log.info("promoting %s (%s) and, for other languages, %s (%s)", english.key, english.reason, multilingual.key,
-             multilingual.reason)
-    routes = {"en": refit_choice(english, data, vectors), "multi": refit_choice(multilingual, data, vectors)}
-    return register(routes, english.reason, tracking_uri)
+    champion, multilingual = choose_routes(cfg, storage, checksums, model, studies)
+    if multilingual is None:
+        log.info("promoting %s for every language (%s)", champion.key, champion.reason)
+        routes = {"all": refit_choice(champion, data, vectors)}
+    else:
+        log.info("promoting %s (%s) and, for other languages, %s (%s)", champion.key, champion.reason, multilingual.key,
+                 multilingual.reason)
+        routes = {"en": refit_choice(champion, data, vectors), "multi": refit_choice(multilingual, data, vectors)}
+    return register(routes, champion.reason, tracking_uri)
+
+
+def routes_line(routes: dict[str, str]) -> str:
+    """Who answers what, in words, from {route: model key} (a Promotion's ``routes``)."""
+    if "en" in routes and "multi" in routes:
+        return f"English descriptions go to {routes['en']}, other languages to {routes['multi']}"
+    return f"every language goes to {next(iter(routes.values()))}"

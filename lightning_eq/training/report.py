@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,12 @@ def markdown(summary: list[dict], descriptions: dict[str, str] | None = None) ->
         rows = sorted((r for r in summary if r["protocol"] == protocol), key=lambda r: r["test/mae_unit"])
         if not rows:
             continue
-        out += [f"### {title}", "", "| model | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-                "|---|" + "---:|" * len(COLUMNS)]
+        columns = [c for c in COLUMNS if c[0] in rows[0]]  # a rescored predictions file has no train/* figures
+        out += [f"### {title}", "", "| model | " + " | ".join(h for _, h, _ in columns) + " |",
+                "|---|" + "---:|" * len(columns)]
         for r in rows:
             cells = []
-            for key, _, fmt in COLUMNS:
+            for key, _, fmt in columns:
                 cell = fmt.format(r[key])
                 if r["n_splits"] > 1 and not fmt.endswith("%}"):
                     cell += " ± " + fmt.format(r[f"{key}_std"])
@@ -76,10 +78,13 @@ def write_reports(out_dir: str | Path, results: list[dict], summary: list[dict],
     return json_path, md_path
 
 
+PROCEDURE_LABEL = "**procedure** (what `lightning-eq run` gives you: each fold's champion chosen by the inner objective)"
+
+
 def nested_table(outcomes: list, descriptions: dict[str, str] | None = None) -> str:
     """Markdown: per model, the nested test scores of the default and of the swept configuration on the English
     test words, mean ± std over the outer folds (each fold's study searched inside its training words; test words
-    scored once)."""
+    scored once). The ``procedure`` row (``training.procedure``) comes first; the models follow by swept MAE."""
     by_model: dict[str, list] = defaultdict(list)
     for o in outcomes:
         by_model[o.key].append(o)
@@ -94,17 +99,37 @@ def nested_table(outcomes: list, descriptions: dict[str, str] | None = None) -> 
     def english(test: dict, name: str) -> float:  # a multilingual model's English test words, to compare like with like
         return test.get(name.replace("test/", "test/en/"), test[name])
 
-    for key in sorted(by_model, key=lambda k: np.mean([english(o.swept_test, "test/mae_unit") for o in by_model[k]])):
+    order = sorted(by_model, key=lambda k: (k != "procedure", np.mean([english(o.swept_test, "test/mae_unit") for o in by_model[k]])))
+    for key in order:
         runs = by_model[key]
         cells = []
         for name, _, fmt in metrics:
             cells += [cell([english(o.default_test, name) for o in runs], fmt), cell([english(o.swept_test, name) for o in runs], fmt)]
         diff = [english(o.swept_test, "test/mae_unit") - english(o.default_test, "test/mae_unit") for o in runs]
         label = key + (f" ({descriptions[key]})" if descriptions and key in descriptions else "")
-        if "test/en/mae_unit" in runs[0].swept_test:
+        if key == "procedure":
+            label = PROCEDURE_LABEL
+        elif "test/en/mae_unit" in runs[0].swept_test:
             label += ", trained on English and Spanish"
         lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {np.mean(diff):+.4f} ± {np.std(diff):.4f} |")
     return "\n".join(lines)
+
+
+@dataclass
+class _Scored:
+    key: str
+    default_test: dict
+    swept_test: dict
+
+
+def nested_rescored(results: list[dict], descriptions: dict[str, str] | None = None) -> str:
+    """``nested_table`` of the ``nested`` rows of ``training.evaluate.rescore``'s output (a predictions file
+    rescored): the report's nested table, recomputed from the predictions and the data alone."""
+    scores = {(r["model"], r["split"], r["config"]): {k: v for k, v in r.items() if k.startswith("test/")}
+              for r in results if r["protocol"] == "nested"}
+    splits = sorted({(m, s) for m, s, _ in scores})
+    return nested_table([_Scored(m, scores.get((m, s, "default"), scores[(m, s, "swept")]), scores[(m, s, "swept")])
+                         for m, s in splits], descriptions)
 
 
 def study_table(rows: list[dict]) -> str:
@@ -155,8 +180,9 @@ def language_table(outcomes: list, baselines: list[dict[str, dict[str, float]]])
     beside the reference curves of the same folds (``training.evaluate.language_baselines``), mean ± std over folds."""
     rows: dict[str, list[dict]] = defaultdict(list)
     for o in outcomes:
-        rows[f"{o.key}, default configuration"].append(o.default_test)
-        rows[f"{o.key}, swept configuration"].append(o.swept_test)
+        name = "procedure (each fold's routes)" if o.key == "procedure" else o.key
+        rows[f"{name}, default configuration"].append(o.default_test)
+        rows[f"{name}, swept configuration"].append(o.swept_test)
     for per_fold in baselines:
         for name, metrics in per_fold.items():
             rows[f"{name} curve"].append(metrics)
@@ -176,7 +202,7 @@ def language_table(outcomes: list, baselines: list[dict[str, dict[str, float]]])
     return "\n".join(lines)
 
 
-def routing_table(routed: dict[str, list[dict]], champion: str) -> str:
+def routing_table(routed: dict[str, list[dict]], champion: str, multilingual: str | None = None) -> str:
     """Markdown: the champion's nested English figures alone and behind the language router."""
     lines = ["| English test words | test MAE | r word | words r>0 |", "|---|---:|---:|---:|"]
     for name in ("champion alone", "routed"):
@@ -185,6 +211,6 @@ def routing_table(routed: dict[str, list[dict]], champion: str) -> str:
         lines.append(f"| {champion}, {name} | {np.mean(mae):.4f} ± {np.std(mae):.4f} | {np.mean(r):.2f} ± {np.std(r):.2f} | "
                      f"{np.mean(pos):.0%} |")
     share = np.mean([m["test/share"] for m in routed["routed away"]])
-    lines += ["", f"Routed: a test word identified as English goes to {champion}, any other to the multilingual model "
-              f"({share:.0%} of the English test words did)."]
+    lines += ["", f"Routed: a test word identified as English goes to {champion}, any other to the multilingual model"
+              f"{f' ({multilingual})' if multilingual else ''} ({share:.0%} of the English test words did)."]
     return "\n".join(lines)
