@@ -129,7 +129,14 @@ def _log_study(summary: dict) -> None:
 
 
 def _sweep_task(key: str, cfg: Config, data, hq_words, vectors: Vectors, request: SweepRequest) -> ModelSweep:
-    return sweep_model(key, cfg, data, hq_words, vectors, request, on_study=_log_study)
+    """A model's studies, then its final model's known-word curves (one more cross-validation: done here, in the
+    parallel jobs, rather than when the models are saved one after another)."""
+    from lightning_eq.search.objective import known_word_curves
+
+    out = sweep_model(key, cfg, data, hq_words, vectors, request, on_study=_log_study)
+    if out.final_config is not None:
+        out.final_known = known_word_curves(key, out.final_config, table_for(data, out.final_config), vectors)
+    return out
 
 
 def _random_task(item: tuple, data, splits, vectors: Vectors):
@@ -172,7 +179,8 @@ def run_job(cfg: Config, job: Job) -> JobResult:
     mark = time.perf_counter()
     for s in sweeps:
         save_model(stored_model(s.key, s.final_config, s.final_model, table_for(data, s.final_config), vectors,
-                                {"cv/mae_unit": s.final_value, "cv/mae_unit_se": s.final_stderr}), job.models_dir)
+                                {"cv/mae_unit": s.final_value, "cv/mae_unit_se": s.final_stderr}, s.final_known),
+                   job.models_dir)
     seconds["save"] = time.perf_counter() - mark
     set_best_model(job.models_dir, champion, reason, next(s.final_english for s in sweeps if s.key == champion))
     tables = {

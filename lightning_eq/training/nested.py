@@ -65,6 +65,7 @@ class ModelSweep:
     final_stderr: float = math.nan
     final_english: float = math.nan  # that trial's objective over the English validation records (the champion's choice)
     final_english_se: float = math.nan
+    final_known: dict | None = None  # the final model's training words' curves (``search.objective.known_word_curves``)
 
     def candidate(self):
         """The ``all`` study's best trial as the champion's choice sees it (``search.selection.route_models``)."""

@@ -35,12 +35,15 @@ def fit_confidence(key: str, cfg: Config, table, vectors: Vectors):
                         embed=lambda texts: embed_vocabulary(keys, texts, cfg.embedders, vectors.cache_dir, progress=False))
 
 
-def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None) -> StoredModel:
-    """A fitted model with its confidence and its training words' curves (``known_word_curves``)."""
+def stored_model(key: str, cfg: Config, model, table, vectors: Vectors, metrics: dict | None = None,
+                 known: dict | None = None) -> StoredModel:
+    """A fitted model with its confidence and its training words' curves (``known``, else ``known_word_curves``)."""
     from lightning_eq.search.objective import known_word_curves
 
+    if known is None:
+        known = known_word_curves(key, cfg, table, vectors)
     return StoredModel(key, cfg, model, metrics or {}, fit_confidence(key, cfg, table, vectors), tuple(table.vocabulary),
-                       known_word_curves(key, cfg, table, vectors))
+                       known)
 
 
 def refit_choice(choice: Choice, data: SocialEQ, vectors: Vectors) -> StoredModel:
