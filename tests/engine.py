@@ -12,7 +12,7 @@ import yaml
 from lightning_eq.data.table import Table
 from lightning_eq.embeddings.vectors import Vectors, setting_id
 
-DIMS = {"glove": 50, "tok2vec": 24, "gpt": 32, "bert": 40, "e5": 16}
+DIMS = {"glove": 50, "tok2vec": 24, "gpt": 32, "bert": 40, "e5": 16, "gemma": 20}
 
 
 class FakeVectors(Vectors):

@@ -22,7 +22,7 @@ from lightning_eq.embeddings.gpt import GptEmbedder
 from lightning_eq.embeddings.tok2vec import Tok2VecEmbedder
 from lightning_eq.errors import ConfigError, EmbedderError
 
-DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384}
+DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384, "gemma": 768}
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

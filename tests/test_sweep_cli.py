@@ -23,7 +23,7 @@ from lightning_eq.cli import main
 from processes import free_port, start, stop_tree, wait_http
 
 CLI = str(Path(sys.executable).parent / "lightning-eq")
-UNKNOWN = "Unknown model 'glvoe'. Choose one of: glove, tok2vec, gpt, bert, e5, ensemble, attention, flat, mean, knn, ridge."
+UNKNOWN = "Unknown model 'glvoe'. Choose one of: glove, tok2vec, gpt, bert, e5, gemma, ensemble, attention, flat, mean, knn, ridge."
 
 
 def error_of(monkeypatch, capsys, *args: str) -> str:
