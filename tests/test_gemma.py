@@ -262,3 +262,19 @@ def test_a_local_folder_gives_the_same_vectors(gemma, fetched, tmp_path):
     local = make_embedder("gemma", merge(Config(), {"embedders.gemma.model": str(fetched)}).embedders, tmp_path)
     assert local.dim == 768 and str(fetched.resolve()) in local.signature
     assert np.allclose(local.embed(["warm", "cálido"]), gemma.embed(["warm", "cálido"]), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_sentencepiece_gives_the_fast_tokenizers_ids_on_every_sweep_input(fetched):
+    """The pipeline reads tokenizer.model (0.1 s) instead of tokenizer.json (1.2 s): the ids must not change."""
+    from lightning_eq.data.socialeq import load_records
+    from lightning_eq.embeddings.gemma_modules import JsonTokenizer, PieceTokenizer
+    from lightning_eq.embeddings.sentences import sentences_for
+
+    words = load_records(language="all").words
+    inputs = {prompt + s for prompt in TASK_PROMPTS.values()
+              for en, es in [("The sound is {text}.", "El sonido es {text}."), ("The mix sounds {text}.", "La mezcla suena {text}."),
+                             ("{text}", "{text}")]
+              for group in sentences_for(words, {"en": en, "es": es}) for s in group}
+    inputs = sorted(inputs) + ["ñandú ¿qué? 🎸", "  two  spaces ", "tab\there"]
+    assert PieceTokenizer(fetched, 2048)(inputs) == JsonTokenizer(fetched, 2048)(inputs)
