@@ -1,9 +1,11 @@
-"""A sentence-transformers folder run with transformers and torch alone: encoder, pooling, Dense, Normalize.
+"""A sentence-transformers folder run without sentence-transformers: encoder, pooling, Dense, Normalize.
 
 Reads the folder's ``modules.json`` and each module's config, as sentence-transformers does, for the modules an
 embedding model such as EmbeddingGemma uses (Transformer, Pooling with mean / cls / last-token, Dense with an
 identity or tanh activation, Normalize); any other module is an error rather than a silently different vector.
-Importing sentence-transformers itself costs several seconds, which a cold ``predict`` cannot spare.
+Importing sentence-transformers itself costs several seconds, which a cold ``predict`` cannot spare. EmbeddingGemma's
+encoder runs in plain torch (``gemma_encoder.py``, the same hidden states without importing transformers' modelling
+code); any other encoder through transformers' ``AutoModel``.
 
 Gemma's tokenizer is read from its SentencePiece ``tokenizer.model`` (about 0.1 s) rather than the 33 MB
 ``tokenizer.json`` (about 1.2 s, holding the GIL): both give the same ids for every input the sweep builds; they
@@ -69,7 +71,7 @@ class Pipeline:
 
     tokenize: object  # list of texts -> list of token id lists (special tokens added, truncated)
     pad_id: int
-    encoder: object  # a transformers model returning ``last_hidden_state``
+    encoder: object  # (ids, mask) -> (B, T, C) last hidden states
     pooling: str  # "mean", "cls" or "lasttoken"
     dense: list = field(default_factory=list)  # (weight (out, in), bias or None, "tanh" or None) per Dense module
     normalise: bool = False
@@ -84,7 +86,7 @@ class Pipeline:
         for i, row in enumerate(rows):  # padding on the right
             ids[i, : len(row)], mask[i, : len(row)] = torch.tensor(row), 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, C)
+        hidden = self.encoder(ids, mask)  # (B, T, C)
         if self.pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             x = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
@@ -131,26 +133,41 @@ def _load_dense(folder: Path):
     return state["linear.weight"].to(torch.float32), bias, "tanh" if activation.endswith("Tanh") else None
 
 
-def _load_transformer(folder: Path, device):
-    """(tokenizer, pad id, encoder) of the folder's Transformer module."""
+def _auto_encoder(folder: Path, device):
+    """transformers' AutoModel of ``folder`` as a function (ids, mask) -> last hidden states."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a per-load "Loading weights" bar on stderr tells a user nothing
     try:
-        encoder = AutoModel.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder).to(device).eval()
     except (OSError, ValueError, RuntimeError) as err:
         raise load_failure(str(folder), err) from err
+    return lambda ids, mask: model(input_ids=ids, attention_mask=mask).last_hidden_state
+
+
+def _load_transformer(folder: Path, device):
+    """(tokenizer, pad id, encoder) of the folder's Transformer module."""
+    from lightning_eq.embeddings.gemma_encoder import GemmaEncoder
+
+    config = _read_json(folder / "config.json")
+    if GemmaEncoder.supports(config) and device.type == "cpu" and (folder / "model.safetensors").is_file():
+        try:
+            encoder = GemmaEncoder(folder)
+        except (OSError, ValueError, KeyError) as err:
+            raise load_failure(str(folder), err) from err
+    else:
+        encoder = _auto_encoder(folder, device)
     settings = _read_json(folder / "sentence_bert_config.json") if (folder / "sentence_bert_config.json").is_file() else {}
-    max_length = int(settings.get("max_seq_length") or encoder.config.max_position_embeddings)
-    if encoder.config.model_type.startswith("gemma") and (folder / "tokenizer.model").is_file():
+    max_length = int(settings.get("max_seq_length") or config.get("max_position_embeddings", 512))
+    if config.get("model_type", "").startswith("gemma") and (folder / "tokenizer.model").is_file():
         tokenizer = PieceTokenizer(folder, max_length)
     elif (folder / "tokenizer.json").is_file():
         tokenizer = JsonTokenizer(folder, max_length)
     else:
         raise EmbedderError(f"{folder} has no tokenizer.json; expected a sentence-transformers folder with a fast tokenizer.")
-    pad_id = encoder.config.pad_token_id if encoder.config.pad_token_id is not None else 0
-    return tokenizer, pad_id, encoder.to(device).eval()
+    pad_id = config.get("pad_token_id") if config.get("pad_token_id") is not None else 0
+    return tokenizer, pad_id, encoder
 
 
 def output_dim(folder: Path) -> int:
