@@ -278,3 +278,33 @@ def test_sentencepiece_gives_the_fast_tokenizers_ids_on_every_sweep_input(fetche
               for group in sentences_for(words, {"en": en, "es": es}) for s in group}
     inputs = sorted(inputs) + ["ñandú ¿qué? 🎸", "  two  spaces ", "tab\there"]
     assert PieceTokenizer(fetched, 2048)(inputs) == JsonTokenizer(fetched, 2048)(inputs)
+
+
+def test_the_plain_torch_encoder_matches_transformers_gemma3(tmp_path):
+    """gemma_encoder.py re-implements Gemma3TextModel's inference: on a small random model with padding and a
+    sliding window shorter than the input, the hidden states of real tokens must agree."""
+    import torch
+    from transformers import Gemma3TextConfig, Gemma3TextModel
+
+    from lightning_eq.embeddings.gemma_encoder import GemmaEncoder
+
+    config = Gemma3TextConfig(vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=3, num_attention_heads=2,
+                              num_key_value_heads=1, head_dim=8, query_pre_attn_scalar=8, sliding_window=3, max_position_embeddings=32,
+                              layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                              use_bidirectional_attention=True, pad_token_id=0)
+    torch.manual_seed(0)
+    model = Gemma3TextModel(config).eval()
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            if name.endswith("norm.weight"):
+                tensor.normal_(0, 0.5)  # zeros at init would hide a wrong (1 + w)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert GemmaEncoder.supports(saved)
+    ids = torch.tensor([[2, 5, 9, 11, 7, 3, 1], [2, 8, 4, 1, 0, 0, 0]])
+    mask = (torch.arange(7) < torch.tensor([[7], [4]])).long()
+    with torch.inference_mode():
+        ours = GemmaEncoder(tmp_path)(ids, mask)
+        theirs = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    real = mask.bool()
+    assert torch.allclose(ours[real], theirs[real], atol=1e-5)

@@ -12,10 +12,11 @@ Settings (``embedders.gemma``): ``prompt``, the model's own task prompt ("none",
 ``sentence_es``, the sentence around a description in each language, chosen per text as for e5
 (``sentences.embed_in_sentences``). The model input is ``prompt + sentence``.
 
-The folder's own sentence-transformers modules (``modules.json``) are run here with transformers and torch:
-the encoder, its pooling (mean over every token, prompt included), the Dense layers and the normalisation, so
-the vectors are sentence-transformers' (a slow test compares them) without importing sentence-transformers
-(several seconds). Settings that differ only in their sentences share one pass (``embed_variants``): each
+The folder's own sentence-transformers modules (``modules.json``) are run by ``gemma_modules.py``: the encoder
+(EmbeddingGemma's in plain torch, ``gemma_encoder.py``; any other through transformers), its pooling (mean over
+every token, prompt included), the Dense layers and the normalisation, so the vectors are sentence-transformers'
+(a slow test compares them) without importing sentence-transformers or transformers' modelling code (seconds of a
+cold ``predict``). Settings that differ only in their sentences share one pass (``embed_variants``): each
 distinct model input is encoded once, so a sweep's English sentences never re-embed the Spanish words.
 """
 
