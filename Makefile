@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps run test test-fast bench gpu-check clean
 
+# EmbeddingGemma-300m (the gemma embedder) is no pip package: fetched into the model cache, checked by sha256 (once;
+# then a quick check of the stamp and sizes). LIGHTNING_EQ_CACHE moves the cache.
 setup: $(STAMP)
+	$(BIN)/lightning-eq fetch-models
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -17,13 +17,14 @@ import pytest
 from lightning_eq.config import Config, merge
 from lightning_eq.embeddings import CachedEmbedder, EmbeddingCache, build_embedder, embed_settings, embed_vocabulary, make_embedder
 from lightning_eq.embeddings.e5 import compile_engine
+from lightning_eq.embeddings.gemma_fetch import model_dir
 from lightning_eq.embeddings.glove import GloveEmbedder
 from lightning_eq.embeddings.gpt import GptEmbedder
 from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.embeddings.tok2vec import Tok2VecEmbedder
 from lightning_eq.errors import ConfigError, EmbedderError
 
-DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384}  # the default models' vector lengths
+DIMS = {"glove": 50, "tok2vec": 96 + 300, "gpt": 576, "bert": 384, "e5": 384, "gemma": 768}  # the default models' vector lengths
 
 
 def expected_dim(key: str) -> int:
@@ -39,8 +40,14 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="session")
 def shared_cache_dir(tmp_path_factory):
-    """Converted gpt model and any built e5 engine, shared by every test of the session."""
-    return tmp_path_factory.mktemp("lightning-eq-cache")
+    """Converted gpt model and any built e5 engine, shared by every test of the session; the EmbeddingGemma folder
+    that `make setup` fetched is linked in (read only)."""
+    root = tmp_path_factory.mktemp("lightning-eq-cache")
+    fetched = model_dir(Config().embedders.cache_dir)
+    if fetched.is_dir():
+        (root / "models").mkdir()
+        (root / "models" / fetched.name).symlink_to(fetched.resolve(), target_is_directory=True)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from lightning_eq.cli import audio  # noqa: E402,F401
 from lightning_eq.cli import tune  # noqa: E402,F401
 from lightning_eq.cli import web  # noqa: E402,F401
 from lightning_eq.cli import job  # noqa: E402,F401
+from lightning_eq.cli import fetch  # noqa: E402,F401
 
 
 def main() -> None:

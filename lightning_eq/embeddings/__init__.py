@@ -70,8 +70,9 @@ def embed_vocabulary(keys: Sequence[str], texts: Sequence[str], cfg: Any, cache_
 def embed_settings(key: str, settings_list: Sequence[Any], texts: Sequence[str], cfg: Any,
                    cache_dir: str | Path | None = None) -> list[np.ndarray]:
     """(len(texts), dim) arrays, one per settings object of embedder ``key``, through the cache: only texts
-    missing from it reach the model. For gpt, settings that differ only in ``layer`` share one forward pass per
-    prompt and pooling."""
+    missing from it reach the model. Settings that differ only in the adapter's ``variant_fields`` share one pass
+    (``embed_variants``): gpt's layers (one forward pass per prompt and pooling), gemma's sentences (each distinct
+    model input once per model and prompt)."""
     texts = clean_texts(texts)
     root = cache_root(cfg, cache_dir)
     cache = EmbeddingCache(root)
@@ -79,17 +80,17 @@ def embed_settings(key: str, settings_list: Sequence[Any], texts: Sequence[str],
     unique = set(texts)
     adapters = [entry.build(settings, root) for settings in settings_list]
     found = [cache.get(adapter.signature, sorted(unique)) for adapter in adapters]
-    groups: dict[str, list[int]] = defaultdict(list)  # settings that one forward pass serves
+    variants = getattr(adapters[0], "variant_fields", ()) if adapters else ()
+    groups: dict[str, list[int]] = defaultdict(list)  # settings that one pass serves
     for i, settings in enumerate(settings_list):
         if len(found[i]) < len(unique):
-            shared = {k: v for k, v in settings.model_dump().items() if k != "layer"} if key == "gpt" else {"i": i}
+            shared = {k: v for k, v in settings.model_dump().items() if k not in variants} if variants else {"i": i}
             groups[repr(sorted(shared.items()))].append(i)
     for members in groups.values():
         missing = sorted(set().union(*(unique - found[i].keys() for i in members)))
         start_s = time.perf_counter()
-        if key == "gpt":
-            layers = adapters[members[0]].embed_variants(missing, [settings_list[i].layer for i in members])
-            fresh = {i: layers[settings_list[i].layer] for i in members}
+        if variants:
+            fresh = dict(zip(members, adapters[members[0]].embed_variants(missing, [adapters[i] for i in members])))
         else:
             fresh = {members[0]: adapters[members[0]].embed(missing)}
         for i, vectors in fresh.items():

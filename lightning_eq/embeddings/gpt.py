@@ -97,6 +97,7 @@ class GptEmbedder:
     """
 
     key = "gpt"
+    variant_fields = ("layer",)  # settings that differ only here share one forward pass (embed_variants)
 
     def __init__(self, model: str = PACKAGE, layer: int | str = "middle", prompt: str = "The sound is {text}.",
                  pooling: str = "mean", cache_root: str | Path = "~/.cache/lightning-eq"):
@@ -220,7 +221,8 @@ class GptEmbedder:
         """(len(texts), hidden_size) float32 at ``self.layer``."""
         return self.select(self.embed_layers(texts), self.layer)
 
-    def embed_variants(self, texts: Sequence[str], layers: Sequence[int | str]) -> dict[int | str, np.ndarray]:
-        """{layer setting: (len(texts), hidden_size)} from one forward pass (prompt and pooling as set)."""
+    def embed_variants(self, texts: Sequence[str], variants: Sequence["GptEmbedder"]) -> list[np.ndarray]:
+        """(len(texts), hidden_size) per adapter of ``variants`` (this prompt and pooling, any layer), from one
+        forward pass."""
         every = self.embed_layers(texts)
-        return {layer: self.select(every, layer) for layer in layers}
+        return [self.select(every, variant.layer) for variant in variants]

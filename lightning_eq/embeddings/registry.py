@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from lightning_eq.embeddings.sentences import check_sentence
+
 
 class Settings(BaseModel):
     """An embedder's settings; every field that changes the vectors is part of its cache signature."""
@@ -82,9 +84,24 @@ class E5Settings(Settings):
     @field_validator("prompt_en", "prompt_es")
     @classmethod
     def _prompt(cls, value: str) -> str:
-        if value.count("{text}") != 1:
-            raise ValueError(f"prompt must contain '{{text}}' exactly once, e.g. 'El sonido es {{text}}.', got {value!r}")
-        return value
+        return check_sentence(value, "El sonido es {text}.")
+
+
+class GemmaSettings(Settings):
+    # The folder `lightning-eq fetch-models` writes (<cache_dir>/models/embeddinggemma-300m), a local
+    # sentence-transformers folder, or a Hugging Face id already in the local Hugging Face cache.
+    model: str = "embeddinggemma-300m"
+    # EmbeddingGemma's task prompt, put before the sentence: none, or the model's own "task: sentence similarity |
+    # query: ", "task: classification | query: " or "task: clustering | query: " (see gemma.TASK_PROMPTS).
+    prompt: Literal["none", "similarity", "classification", "clustering"] = "none"
+    # Each text goes into the sentence of its language, as for e5; "{text}" alone embeds the bare text.
+    sentence_en: str = "The sound is {text}."
+    sentence_es: str = "El sonido es {text}."
+
+    @field_validator("sentence_en", "sentence_es")
+    @classmethod
+    def _sentence(cls, value: str) -> str:
+        return check_sentence(value, "La mezcla suena {text}.")
 
 
 @dataclass(frozen=True)
@@ -119,4 +136,6 @@ EMBEDDERS: dict[str, EmbedderEntry] = {e.key: e for e in (
     EmbedderEntry("bert", "a BERT-family encoder", BertSettings, "lightning_eq.embeddings.bert:BertEmbedder", cost=1.5),
     EmbedderEntry("e5", "multilingual e5-small", E5Settings, "lightning_eq.embeddings.e5:E5Embedder", multilingual=True,
                   cost=3.0),
+    EmbedderEntry("gemma", "EmbeddingGemma-300m (Gemma Terms of Use)", GemmaSettings,
+                  "lightning_eq.embeddings.gemma:GemmaEmbedder", multilingual=True, cost=5.0),
 )}
