@@ -1,6 +1,6 @@
-"""Predict latency per description in a warm process, with a registered champion (the gpt head for
-English, e5 for other languages, default configurations; benchmarks/champion.py): cached words, new English phrases (one
-language-model pass each) and new Spanish phrases (the multilingual route). Target: <= 100 ms for a new phrase."""
+"""Predict latency per description in a warm process, with the registered champion of benchmarks/champion.py
+(default configuration): cached words, new English phrases (one language-model pass each) and new Spanish
+phrases. Target: <= 100 ms for a new phrase."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A registered champion in a temporary MLflow store, for the benchmarks that need one (no study storage): the
-gpt head for English descriptions (the model `make run` promotes) and the e5 model for the others, each in its
-default configuration, trained on all the data. Not a benchmark itself."""
+gemma head (the model `make run` promotes; multilingual, it answers every language) in its default
+configuration, trained on all the data. Not a benchmark itself."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from lightning_eq.config import Config
 
+CHAMPION = "gemma"  # what a fresh clone's `make run` promoted
+
 
 def temporary_champion(folder: Path) -> str:
     """Register a champion in ``folder``; returns its tracking URI."""
@@ -16,5 +18,5 @@ def temporary_champion(folder: Path) -> str:
 
     logging.getLogger("lightning_eq").setLevel(logging.WARNING)
     uri = f"sqlite:///{folder}/mlflow.db"
-    promote(Config(), model="gpt", storage=None, tracking_uri=uri)
+    promote(Config(), model=CHAMPION, storage=None, tracking_uri=uri)
     return uri

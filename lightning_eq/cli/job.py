@@ -24,7 +24,7 @@ def run(
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model keys (default: every model; "
                                          "the nested estimate of the procedure chooses among these)."),
     trials: Optional[int] = typer.Option(None, "--trials", help="Trials per study (default: each sweeps/*.yaml's "
-                                         "sweep.trials: 12 for the neural models, 40 for knn and ridge, 24 for the tuner)."),
+                                         "sweep.trials: 8 for the neural models, 6 for ensemble and attention, 40 for knn and ridge, 24 for the tuner)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes per study."),
     jobs: int = typer.Option(2, "--jobs", help="Models swept at once, each in its own process (default 2: this "
                              "project's 2-core machine; each process trains on one core)."),
