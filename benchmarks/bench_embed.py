@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightning_eq.config import EmbedderConfig
-from lightning_eq.embeddings.registry import EMBEDDERS
 from lightning_eq.data.socialeq import load_records
 from lightning_eq.config import Config, merge
 from lightning_eq.embeddings import EMBEDDERS, EmbeddingCache, build_embedder, embed_settings, make_embedder
@@ -114,7 +113,7 @@ def main(keys: list[str] | None = None) -> None:
             print(f"{t.key:<9} {t.dim:>4} {t.load_s:>7.1f} {t.embed_s:>8.1f} {t.cold_s:>7.1f} {1000 * t.warm_s:>8.1f}  {t.note}",
                   flush=True)
     every = load_records(language="all").words
-    for key in [k for k in (keys or EMBEDDER_KEYS) if k in SPACE_KEYS]:
+    for key in [k for k in (keys or EMBEDDERS) if k in SPACE_KEYS]:
         time_space(key, cfg, every)
 
 

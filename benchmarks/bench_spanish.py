@@ -20,7 +20,7 @@ from lightning_eq.config import Config, merge
 from lightning_eq.data.socialeq import load_hq_words, load_records
 from lightning_eq.models.catalog import multilingual_keys
 from lightning_eq.embeddings.vectors import Vectors
-from lightning_eq.search.selection import test_scores
+from lightning_eq.search.selection import predict, scores_of
 from lightning_eq.search.space import default_config
 from lightning_eq.training.evaluate import fit_resolved, language_baselines, outer_parts
 
@@ -57,7 +57,7 @@ def main() -> None:
         for key, name, cfg in variants:
             train, test = outer_parts(data, hq, cfg, fold)
             fitted = fit_resolved(key, cfg, train, vectors)
-            for k, v in test_scores(fitted.model, key, fitted.config, test, vectors).items():
+            for k, v in scores_of(predict(fitted.model, key, fitted.config, test, vectors), test).items():
                 rows.setdefault(name, {}).setdefault(k, []).append(v)
     print("bilingual word-disjoint 4-fold CV; mean ± std over folds")
     print(f"{'':<26} {'r word ES':>12} {'ES r>0':>7} {'r word EN':>12} {'EN r>0':>7} {'MAE ES':>7}")
