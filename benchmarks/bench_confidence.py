@@ -1,4 +1,4 @@
-"""Confidence on the real default embedder (gpt): training words, held-out words, generated non-words, the
+"""Confidence on the embedder of the champion `make run` promoted (benchmarks/champion.py): training words, held-out words, generated non-words, the
 issue's probe strings and phrases; fit time and scoring latency per description.
 
 Held-out words: for each word-disjoint fold the confidence is fitted on the fold's training words only and
@@ -22,6 +22,7 @@ import numpy as np
 from lightning_eq.config import Config
 from lightning_eq.data.folds import fold_test_words
 from lightning_eq.data.socialeq import load_hq_words, load_records
+from champion import CHAMPION
 from lightning_eq.describe import parse_description
 from lightning_eq.embeddings import embed_vocabulary
 from lightning_eq.models.confidence import HELD_OUT_PROBES, combine_clauses, fit_coverage, generate_nonwords
@@ -36,7 +37,7 @@ def _share(x: np.ndarray, at_least: float | None = None, at_most: float | None =
 
 def main(keys: tuple[str, ...] = (), cache_dir: str | None = None, probes: bool = True) -> None:
     cfg, data, hq = Config(), load_records(), load_hq_words()
-    keys = keys or (cfg.baseline.embedder,)  # the embedding of the champion (ridge) and of the gpt head
+    keys = keys or (CHAMPION,)  # the embedding of the champion that `make run` promoted
     embed = lambda texts: embed_vocabulary(keys, texts, cfg.embedders, cache_dir, progress=False)
     words, counts = data.words, Counter(data.descriptors)
     vectors = embed(words)
