@@ -1,5 +1,6 @@
-"""Confidence on the embedder of the champion `make run` promoted (benchmarks/champion.py): training words, held-out words, generated non-words, the
-issue's probe strings and phrases; fit time and scoring latency per description.
+"""Confidence on the embedder of the champion `make run` promoted (benchmarks/champion.py): training words,
+held-out words, generated non-words, the issue's probe strings and phrases; fit time and scoring latency per
+description.
 
 Held-out words: for each word-disjoint fold the confidence is fitted on the fold's training words only and
 scores the fold's HQ/HR test words, so a high figure there is not memorisation. Non-words: a fresh seeded
@@ -105,7 +106,7 @@ def main(keys: tuple[str, ...] = (), cache_dir: str | None = None, probes: bool 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", default="", help="comma-separated embedder keys (default: the baseline embedder)")
+    parser.add_argument("--keys", default="", help="comma-separated embedder keys (default: the champion's, benchmarks/champion.py)")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: the config's)")
     args = parser.parse_args()
     main(tuple(k for k in args.keys.split(",") if k), args.cache_dir)
