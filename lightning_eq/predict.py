@@ -39,7 +39,7 @@ class Route:
         self.embedders = {k: build_embedder(k, stored.config.embedders, cache_dir) for k in stored.embedder_keys}
         self.vocabulary = Vocabulary(stored.words)
         # A known training word's curve (its records shrunk toward the model's out-of-fold prediction), z scale.
-        self.known = {Vocabulary.key(w): unit_to_z(c) for w, c in (getattr(stored, "known", None) or {}).items()}
+        self.known = {Vocabulary.key(w): unit_to_z(c) for w, c in (stored.known or {}).items()}
 
     def features(self, phrases: Sequence[str]) -> dict[str, np.ndarray]:
         texts = clean_texts(phrases)
@@ -51,8 +51,9 @@ class Route:
         features = self.features(phrases)
         curves = unit_to_z(self.stored.model.predict(features, len(phrases)))
         for i, phrase in enumerate(phrases):
-            if phrase in self.known:
-                curves[i] = self.known[phrase]
+            known = self.known.get(self.vocabulary.match(phrase))  # as typed, or with its accents folded
+            if known is not None:
+                curves[i] = known
         coverage = getattr(self.stored, "coverage", None)
         return curves, None if coverage is None else np.asarray(coverage.score(features), dtype=float)
 

@@ -14,7 +14,7 @@ from lightning_eq.config import Config, merge
 from lightning_eq.curves import unit_to_z
 from lightning_eq.data.folds import fold_test_words
 from lightning_eq.data.socialeq import SocialEQ
-from lightning_eq.data.table import Table
+from lightning_eq.data.table import Table, language_code
 from lightning_eq.embeddings.vectors import Vectors
 from lightning_eq.search.objective import cross_validate
 from lightning_eq.search.runner import best_trial, default_trial, trial_config
@@ -45,7 +45,7 @@ class TunerOutcome:
 def training_listeners(data: SocialEQ, hq_words: list[str], cfg: Config) -> Table:
     """The English records of the words no outer fold tests: the study's simulated listeners."""
     english = table_for(data, merge(cfg, {"data.language": "English"}))
-    english_data = SocialEQ(tuple(r for r in data.records if r.lang.strip().lower().startswith("en")), data.path)
+    english_data = SocialEQ(tuple(r for r in data.records if language_code(r.lang) == "en"), data.path)
     tested = {w for fold in fold_test_words(english_data, hq_words) for w in fold}
     return english.with_words(tested, inside=False)
 

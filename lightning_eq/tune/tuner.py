@@ -101,8 +101,9 @@ class Tuner:
         (N, n); ratings of 0 or 1 are censored (EM)."""
         s, comps = self.settings, self.basis.components
         precision0 = strengths[:, None] / self.basis.scales**2  # (N, B)
-        x = 0.5 / N_BANDS * zscore(probes) @ comps.T  # (N, n, B): d rating / d v
-        offset = 0.5 + 0.5 / N_BANDS * np.einsum("nkd,nd->nk", zscore(probes), priors)  # the rating if u were the prior
+        probes = zscore(probes)
+        x = 0.5 / N_BANDS * probes @ comps.T  # (N, n, B): d rating / d v
+        offset = 0.5 + 0.5 / N_BANDS * np.einsum("nkd,nd->nk", probes, priors)  # the rating if u were the prior
         gram = np.einsum("nkb,nkc->nbc", x, x) / s.rating_noise**2
         cov = np.linalg.inv(gram + precision0[:, :, None] * np.eye(self.basis.size))
         top, bottom = y >= 1 - CENSORED_EPS, y <= CENSORED_EPS
